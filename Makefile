@@ -1,0 +1,42 @@
+# The two commands a fresh machine needs: `make demo` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test test-fast lint type check docs bench bench-quick clean
+
+demo:            ## start a local lab of real servers and tour cachex on it
+	bash scripts/bootstrap.sh test,bench
+	$(PY) demo/tour.py
+
+test:            ## the whole test suite against real servers (what CI runs)
+	bash scripts/bootstrap.sh test
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast:       ## everything except Django's own suite
+	bash scripts/bootstrap.sh test
+	$(PY) -m pytest -m "not django_suite" $(PYTEST_ARGS)
+
+lint:
+	bash scripts/bootstrap.sh test,lint
+	$(VENV)/bin/ruff check cachex tests demo benchmarks
+
+type:
+	bash scripts/bootstrap.sh test,lint
+	$(VENV)/bin/mypy
+
+check: lint type
+
+docs:
+	bash scripts/bootstrap.sh test,docs
+	$(VENV)/bin/mkdocs build --strict
+
+bench:           ## full benchmark run (several minutes)
+	bash scripts/bootstrap.sh test,bench
+	$(PY) -m benchmarks --full
+
+bench-quick:     ## quick benchmark run (under a minute)
+	bash scripts/bootstrap.sh test,bench
+	$(PY) -m benchmarks --quick
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache site

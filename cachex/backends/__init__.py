@@ -1,0 +1,1 @@
+"""Django backends: one class per driver (``redis.RedisCache``, ``valkey.ValkeyCache``)."""

@@ -1,0 +1,265 @@
+"""The Django cache facade: keys, timeouts and values here; routing and I/O below.
+
+Every operation is written once as a flow (see ``flow.py``) and exposed twice: the sync
+method drives it with blocking clients, the ``a``-method with the event loop's own clients.
+No thread pools are involved in the async API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar
+
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
+
+from ..drivers import Driver
+from ..exceptions import CommandError
+from ..router import NodeCommands
+from ..routing import Batch, scatter
+from .flow import Call, Flow, Run, adrive, drive
+from .shared import alias_state
+from .timeouts import GONE, expiry_ms, set_args
+
+# INCRBY only if the key exists, atomically and in one round-trip (Django raises
+# ValueError for a missing key; a plain INCRBY would create it).
+INCR_SCRIPT = (
+    "if redis.call('EXISTS', KEYS[1]) == 1 then "
+    "return redis.call('INCRBY', KEYS[1], ARGV[1]) end return false"
+)
+
+
+class CachexCache(BaseCache):
+    """Django cache backend over one topology; subclasses bind a driver."""
+
+    driver_factory: ClassVar[Callable[[], Driver]]
+
+    def __init__(self, server: Any, params: dict[str, Any]) -> None:
+        super().__init__(params)
+        state = alias_state(type(self).driver_factory, server, params)
+        self.alias = state.alias
+        self.settings = state.settings
+        self._router = state.router
+        self._topology = state.router.topology
+        self._encode = state.codec.encode
+        self._decode = state.codec.decode
+
+    # ---------------------------------------------------------------- helpers (pure)
+    def _ms(self, timeout: Any) -> int | None:
+        return expiry_ms(self.default_timeout if timeout is DEFAULT_TIMEOUT else timeout)
+
+    def _plan(self, keys: list[str], write: bool) -> list[Batch[Any]]:
+        return self._topology.plan(keys, write=write)
+
+    @staticmethod
+    def _per_group(batches: list[Batch[Any]], name: str) -> list[NodeCommands]:
+        return [(b.node, [(name, *g.keys) for g in b.groups]) for b in batches]
+
+    # ---------------------------------------------------------------- flows (logic once)
+    def _get(self, key: Any, default: Any, version: int | None) -> Flow[Any]:
+        k = self.make_and_validate_key(key, version=version)
+        raw = yield Call(k, ("GET", k), write=False)
+        return default if raw is None else self._decode(raw, k)
+
+    def _set(self, key: Any, value: Any, timeout: Any, version: int | None) -> Flow[None]:
+        k = self.make_and_validate_key(key, version=version)
+        v = self._encode(value, k)
+        ms = self._ms(timeout)
+        yield Call(k, ("DEL", k) if ms == GONE else set_args(k, v, ms))
+
+    def _add(self, key: Any, value: Any, timeout: Any, version: int | None) -> Flow[bool]:
+        k = self.make_and_validate_key(key, version=version)
+        v = self._encode(value, k)
+        ms = self._ms(timeout)
+        if ms == GONE:  # Django: True if it would have been added, but nothing stays
+            added = yield Call(k, ("SET", k, v, "NX"), idempotent=False)
+            if added:
+                yield Call(k, ("DEL", k))
+            return bool(added)
+        added = yield Call(k, (*set_args(k, v, ms), "NX"), idempotent=False)
+        return bool(added)
+
+    def _touch(self, key: Any, timeout: Any, version: int | None) -> Flow[bool]:
+        k = self.make_and_validate_key(key, version=version)
+        ms = self._ms(timeout)
+        if ms is None:  # PERSIST answers 0 for a key without expiry; we answer "exists"
+            node = self._topology.locate(k)
+            _, exists = (yield Run([(node, [("PERSIST", k), ("EXISTS", k)])]))[0]
+            return bool(exists)
+        if ms == GONE:
+            return bool((yield Call(k, ("DEL", k))))
+        return bool((yield Call(k, ("PEXPIRE", k, ms))))
+
+    def _delete(self, key: Any, version: int | None) -> Flow[bool]:
+        k = self.make_and_validate_key(key, version=version)
+        return bool((yield Call(k, ("DEL", k))))
+
+    def _has_key(self, key: Any, version: int | None) -> Flow[bool]:
+        k = self.make_and_validate_key(key, version=version)
+        return bool((yield Call(k, ("EXISTS", k), write=False)))
+
+    def _incr(self, key: Any, delta: int, version: int | None) -> Flow[int]:
+        k = self.make_and_validate_key(key, version=version)
+        value = yield Call(k, ("EVAL", INCR_SCRIPT, 1, k, delta), idempotent=False)
+        if value is None:
+            raise ValueError(f"Key '{key}' not found.")
+        return int(value)
+
+    def _get_many(self, keys: Iterable[Any], version: int | None) -> Flow[dict[Any, Any]]:
+        keymap = {self.make_and_validate_key(key, version=version): key for key in keys}
+        if not keymap:
+            return {}
+        made = list(keymap)
+        batches = self._plan(made, write=False)
+        replies = yield Run(self._per_group(batches, "MGET"))
+        values = scatter(len(made), [g for b in batches for g in b.groups],
+                         [r for per_node in replies for r in per_node])
+        decode = self._decode
+        return {keymap[k]: decode(raw, k) for k, raw in zip(made, values) if raw is not None}
+
+    def _set_many(self, data: Mapping[Any, Any], timeout: Any, version: int | None
+                  ) -> Flow[list[Any]]:
+        # Encode everything before any I/O: an unpicklable value means nothing is written.
+        encoded = {}
+        for key, value in data.items():
+            k = self.make_and_validate_key(key, version=version)
+            encoded[k] = self._encode(value, k)
+        if not encoded:
+            return []
+        ms = self._ms(timeout)
+        batches = self._plan(list(encoded), write=True)
+        if ms == GONE:
+            yield Run(self._per_group(batches, "DEL"))
+        else:
+            yield Run([(b.node, [set_args(k, encoded[k], ms) for k in b.keys])
+                       for b in batches])
+        return []
+
+    def _delete_many(self, keys: Iterable[Any], version: int | None) -> Flow[None]:
+        made = [self.make_and_validate_key(key, version=version) for key in keys]
+        if made:
+            yield Run(self._per_group(self._plan(made, write=True), "DEL"))
+
+    def _clear(self) -> Flow[bool]:
+        yield Run([(node, [("FLUSHDB",)]) for node in self._topology.primaries()])
+        return True
+
+    def _incr_version(self, key: Any, delta: int, version: int | None) -> Flow[int]:
+        if version is None:
+            version = self.version
+        old = self.make_and_validate_key(key, version=version)
+        new = self.make_and_validate_key(key, version=version + delta)
+        if self._topology.colocated(old, new):
+            try:  # RENAME keeps the value's bytes and its expiry
+                yield Call(old, ("RENAME", old, new), idempotent=False)
+            except CommandError as exc:
+                if "no such key" in str(exc).lower():
+                    raise ValueError(f"Key '{key}' not found") from None
+                raise
+            return version + delta
+        # The new key lives on another node: copy bytes and expiry, then drop the old key.
+        pttl, payload = (yield Run([(self._topology.locate(old),
+                                     [("PTTL", old), ("DUMP", old)])]))[0]
+        if payload is None:
+            raise ValueError(f"Key '{key}' not found")
+        yield Call(new, ("RESTORE", new, max(int(pttl), 0), payload, "REPLACE"))
+        yield Call(old, ("DEL", old))
+        return version + delta
+
+    # ---------------------------------------------------------------- Django API, sync
+    def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        return drive(self._router, self._get(key, default, version))
+
+    def set(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT,
+            version: int | None = None) -> None:
+        drive(self._router, self._set(key, value, timeout, version))
+
+    def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT,
+            version: int | None = None) -> bool:
+        return drive(self._router, self._add(key, value, timeout, version))
+
+    def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT,
+              version: int | None = None) -> bool:
+        return drive(self._router, self._touch(key, timeout, version))
+
+    def delete(self, key: Any, version: int | None = None) -> bool:
+        return drive(self._router, self._delete(key, version))
+
+    def has_key(self, key: Any, version: int | None = None) -> bool:
+        return drive(self._router, self._has_key(key, version))
+
+    def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        return drive(self._router, self._incr(key, delta, version))
+
+    def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
+        return drive(self._router, self._get_many(keys, version))
+
+    def set_many(self, data: Mapping[Any, Any], timeout: Any = DEFAULT_TIMEOUT,
+                 version: int | None = None) -> list[Any]:
+        return drive(self._router, self._set_many(data, timeout, version))
+
+    def delete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
+        drive(self._router, self._delete_many(keys, version))
+
+    def clear(self) -> bool:
+        return drive(self._router, self._clear())
+
+    def incr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        return drive(self._router, self._incr_version(key, delta, version))
+
+    def close(self, **kwargs: Any) -> None:
+        """Nothing to do per request: pools are process-wide and connections go back to
+        them after every command (the same as Django's RedisCache)."""
+
+    def disconnect(self) -> None:
+        """Close this alias's sync connections now (they reopen on next use)."""
+        self._topology.disconnect()
+
+    # ---------------------------------------------------------------- Django API, async
+    async def aget(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        return await adrive(self._router, self._get(key, default, version))
+
+    async def aset(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT,
+                   version: int | None = None) -> None:
+        await adrive(self._router, self._set(key, value, timeout, version))
+
+    async def aadd(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT,
+                   version: int | None = None) -> bool:
+        return await adrive(self._router, self._add(key, value, timeout, version))
+
+    async def atouch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT,
+                     version: int | None = None) -> bool:
+        return await adrive(self._router, self._touch(key, timeout, version))
+
+    async def adelete(self, key: Any, version: int | None = None) -> bool:
+        return await adrive(self._router, self._delete(key, version))
+
+    async def ahas_key(self, key: Any, version: int | None = None) -> bool:
+        return await adrive(self._router, self._has_key(key, version))
+
+    async def aincr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        return await adrive(self._router, self._incr(key, delta, version))
+
+    async def aget_many(self, keys: Iterable[Any], version: int | None = None
+                        ) -> dict[Any, Any]:
+        return await adrive(self._router, self._get_many(keys, version))
+
+    async def aset_many(self, data: Mapping[Any, Any], timeout: Any = DEFAULT_TIMEOUT,
+                        version: int | None = None) -> list[Any]:
+        return await adrive(self._router, self._set_many(data, timeout, version))
+
+    async def adelete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
+        await adrive(self._router, self._delete_many(keys, version))
+
+    async def aclear(self) -> bool:
+        return await adrive(self._router, self._clear())
+
+    async def aincr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        return await adrive(self._router, self._incr_version(key, delta, version))
+
+    async def aclose(self, **kwargs: Any) -> None:
+        """Like ``close``: connections stay pooled for this event loop and are closed when
+        the loop shuts down (``asyncio.run`` does that), or by ``adisconnect``."""
+
+    async def adisconnect(self) -> None:
+        """Close this alias's connections on the running event loop now."""
+        await self._topology.adisconnect()

@@ -1,0 +1,76 @@
+"""Multi-step operations written once, run by a sync or an async driver.
+
+A flow is a generator that yields ``Call``/``Run`` steps and receives their replies (or has
+the error thrown in). ``drive`` and ``adrive`` are the only twins: the logic of, say,
+``incr_version`` exists once, free of I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any, TypeVar, Union
+
+from ..router import NodeCommands, Router
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One command routed by ``key``."""
+
+    key: str
+    args: tuple[Any, ...]
+    write: bool = True
+    idempotent: bool = True
+
+
+@dataclass(frozen=True)
+class Run:
+    """Commands grouped per node, one round-trip per node."""
+
+    batches: list[NodeCommands]
+    idempotent: bool = True
+
+
+Step = Union[Call, Run]
+Flow = Generator[Step, Any, T]
+
+
+def drive(router: Router, flow: Flow[T]) -> T:
+    reply: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = flow.throw(error) if error is not None else flow.send(reply)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        error = None
+        try:
+            if isinstance(step, Call):
+                reply = router.call(step.key, *step.args, write=step.write,
+                                    idempotent=step.idempotent)
+            else:
+                reply = router.run(step.batches, idempotent=step.idempotent)
+        except Exception as exc:  # handed to the flow, which decides
+            error = exc
+
+
+async def adrive(router: Router, flow: Flow[T]) -> T:
+    reply: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = flow.throw(error) if error is not None else flow.send(reply)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        error = None
+        try:
+            if isinstance(step, Call):
+                reply = await router.acall(step.key, *step.args, write=step.write,
+                                           idempotent=step.idempotent)
+            else:
+                reply = await router.arun(step.batches, idempotent=step.idempotent)
+        except Exception as exc:
+            error = exc

@@ -1,0 +1,386 @@
+"""The per-alias codec: cache values <-> the bytes stored in Redis/Valkey.
+
+Wire format (one value per key):
+
+* A plain ``int`` (``type(v) is int``; not ``bool``, not ``int`` subclasses) whose decimal
+  form has fewer than 640 digits is handed to the driver as the int itself, which sends its
+  decimal ASCII (``b"42"``). INCR/DECR work on it. Every serializer does this.
+* ``pickle`` without compression: exactly ``pickle.dumps(v, protocol)``, no header. With the
+  defaults this is byte-for-byte what Django's ``RedisSerializer`` writes, in both directions.
+* Everything else (``json``/``msgpack`` output, any compressed value) is
+  ``HEADER + payload``, with a 3-byte header::
+
+      byte 0  0x00            marker: no pickle starts with 0x00 (protocol >= 2 starts with
+                              0x80; protocols 0/1 with a printable opcode) and int() rejects it
+      byte 1  serializer id   b"p" pickle, b"j" json, b"m" msgpack
+      byte 2  compressor id   b"n" none, b"z" zlib, b"4" lz4 (frame), b"s" zstd (frame)
+
+  ``payload`` is the serializer output, compressed by the named compressor if any.
+
+A value is compressed only when the serialized payload is at least ``min_compress_size``
+bytes and the stored form gets strictly smaller. Reading accepts any compressor named in the
+header (a zlib value reads fine on an lz4 alias) if its library is installed, but the
+serializer must match the alias: an untagged (pickle) value on a json/msgpack alias is refused
+rather than unpickled.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from cachex.codec._optional import install_hint
+from cachex.codec.compressors import Compressor, Lz4Compressor, ZlibCompressor, ZstdCompressor
+from cachex.codec.errors import DecodeError, EncodeError
+from cachex.codec.serializers import (
+    JSONSerializer,
+    MsgpackSerializer,
+    PickleSerializer,
+    Serializer,
+)
+
+__all__ = ["COMPRESSORS", "SERIALIZERS", "Codec"]
+
+MARKER = 0x00
+SERIALIZER_IDS: dict[str, int] = {"pickle": ord("p"), "json": ord("j"), "msgpack": ord("m")}
+COMPRESSOR_IDS: dict[str | None, int] = {
+    None: ord("n"),
+    "zlib": ord("z"),
+    "lz4": ord("4"),
+    "zstd": ord("s"),
+}
+_SERIALIZER_NAMES = {v: k for k, v in SERIALIZER_IDS.items()}
+_COMPRESSOR_NAMES = {v: k for k, v in COMPRESSOR_IDS.items()}
+_NO_COMPRESSION = COMPRESSOR_IDS[None]
+_PICKLE = SERIALIZER_IDS["pickle"]
+_HEADER_LEN = 3
+# Ints with fewer digits always convert to and from str, whatever sys.set_int_max_str_digits()
+# says (640 is its lowest accepted limit). Larger ones are pickled instead of sent raw.
+_RAW_INT_BOUND = 10**639
+
+SERIALIZERS: dict[str, Callable[..., Serializer]] = {
+    "pickle": PickleSerializer,
+    "json": JSONSerializer,
+    "msgpack": MsgpackSerializer,
+}
+COMPRESSORS: dict[str, Callable[[], Compressor]] = {
+    "zlib": ZlibCompressor,
+    "lz4": Lz4Compressor,
+    "zstd": ZstdCompressor,
+}
+_EXTRAS = {"msgpack": "msgpack", "lz4": "lz4", "zstd": "zstd"}
+
+
+class Encoder(Protocol):
+    def __call__(self, value: Any, key: str | None = None) -> bytes | int: ...
+
+
+class Decoder(Protocol):
+    def __call__(self, data: bytes, key: str | None = None) -> Any: ...
+
+
+def _subject(key: str | None) -> str:
+    return "stored value" if key is None else f"value under key {key!r}"
+
+
+def _names(names: Sequence[str | None]) -> str:
+    return ", ".join(repr(n) for n in names)
+
+
+class Codec:
+    """Encodes and decodes the values of one cache alias; build once, share freely.
+
+    ``encode(value, key=None) -> bytes | int`` gives what to send to the driver (an ``int``
+    for a raw integer); ``decode(data, key=None)`` turns a stored ``bytes`` back into the
+    value. ``key`` only improves error messages. ``encode`` raises :class:`EncodeError`,
+    ``decode`` raises :class:`DecodeError`. The constructor raises ``ValueError`` for a bad
+    setting and ``ImportError`` when an optional library is missing.
+    """
+
+    encode: Encoder
+    decode: Decoder
+
+    def __init__(
+        self,
+        serializer: str = "pickle",
+        compressor: str | None = None,
+        min_compress_size: int = 1024,
+        pickle_protocol: int | None = None,
+    ) -> None:
+        if not isinstance(serializer, str) or serializer not in SERIALIZERS:
+            raise ValueError(
+                f"unknown serializer {serializer!r}; accepted: {_names(list(SERIALIZERS))}"
+            )
+        if compressor is not None and (
+            not isinstance(compressor, str) or compressor not in COMPRESSORS
+        ):
+            raise ValueError(
+                f"unknown compressor {compressor!r}; accepted: {_names([None, *COMPRESSORS])}"
+            )
+        if type(min_compress_size) is not int or min_compress_size < 0:
+            raise ValueError(
+                f"compress_min_size must be an int >= 0 (bytes), not {min_compress_size!r}"
+            )
+        if pickle_protocol is not None and serializer != "pickle":
+            raise ValueError(
+                f"pickle_protocol only applies to serializer 'pickle', not {serializer!r}; "
+                "remove it"
+            )
+        self.serializer_name = serializer
+        self.compressor_name = compressor
+        self.min_compress_size = min_compress_size
+        self.serializer: Serializer = (
+            PickleSerializer(pickle_protocol)
+            if serializer == "pickle"
+            else SERIALIZERS[serializer]()
+        )
+        self.compressor: Compressor | None = (
+            None if compressor is None else COMPRESSORS[compressor]()
+        )
+        self._sid = SERIALIZER_IDS[serializer]
+        self._decompressors: dict[int, Compressor] = {}
+        if self.compressor is not None:
+            self._decompressors[COMPRESSOR_IDS[compressor]] = self.compressor
+        self.encode = self._build_encoder()
+        self.decode = self._build_decoder()
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> Codec:
+        """Build from a cache alias's OPTIONS; other keys in the mapping are ignored.
+
+        Keys: ``serializer`` ("pickle"), ``compressor`` (None), ``compress_min_size`` (1024),
+        ``pickle_protocol`` (None: highest).
+        """
+        return cls(
+            serializer=options.get("serializer", "pickle"),
+            compressor=options.get("compressor"),
+            min_compress_size=options.get("compress_min_size", 1024),
+            pickle_protocol=options.get("pickle_protocol"),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Codec(serializer={self.serializer_name!r}, compressor={self.compressor_name!r}, "
+            f"min_compress_size={self.min_compress_size})"
+        )
+
+    # -- encoding ---------------------------------------------------------------------------
+
+    def _build_encoder(self) -> Encoder:
+        dumps = self.serializer.dumps
+        encode_error = self._encode_error
+        neg, pos = -_RAW_INT_BOUND, _RAW_INT_BOUND
+        compressor = self.compressor
+
+        if compressor is None and self._sid == _PICKLE:
+            # The default: Django's exact format. Kept to the int check and the pickle call.
+            protocol = self.serializer.protocol  # type: ignore[attr-defined]
+            pickle_dumps = pickle.dumps
+
+            def encode_pickle(value: Any, key: str | None = None) -> bytes | int:
+                if type(value) is int and neg < value < pos:
+                    return value
+                try:
+                    return pickle_dumps(value, protocol)
+                except Exception as exc:
+                    raise encode_error(value, key, exc) from exc
+
+            return encode_pickle
+
+        plain_header = bytes((MARKER, self._sid, _NO_COMPRESSION))
+        tag_plain = self._sid != _PICKLE  # untagged when pickle and not compressed
+        if compressor is None:
+
+            def encode_tagged(value: Any, key: str | None = None) -> bytes | int:
+                if type(value) is int and neg < value < pos:
+                    return value
+                try:
+                    return plain_header + dumps(value)
+                except Exception as exc:
+                    raise encode_error(value, key, exc) from exc
+
+            return encode_tagged
+
+        compress = compressor.compress
+        threshold = self.min_compress_size
+        packed_header = bytes((MARKER, self._sid, COMPRESSOR_IDS[compressor.name]))
+        # Stored size without compression: payload (+ header unless untagged pickle).
+        plain_overhead = _HEADER_LEN if tag_plain else 0
+
+        def encode_compressed(value: Any, key: str | None = None) -> bytes | int:
+            if type(value) is int and neg < value < pos:
+                return value
+            try:
+                payload = dumps(value)
+            except Exception as exc:
+                raise encode_error(value, key, exc) from exc
+            if len(payload) >= threshold:
+                packed = compress(payload)
+                if len(packed) + _HEADER_LEN < len(payload) + plain_overhead:
+                    return packed_header + packed
+            return plain_header + payload if tag_plain else payload
+
+        return encode_compressed
+
+    def _encode_error(self, value: Any, key: str | None, exc: BaseException) -> EncodeError:
+        name = self.serializer_name
+        if name == "pickle":
+            hint = "cache only picklable values, or give the class __reduce__/__getstate__"
+        elif name == "json":
+            hint = (
+                "json stores only dict (str keys), list, tuple, str, int, float, bool and "
+                "None; convert the value or use serializer 'pickle'"
+            )
+        else:
+            hint = (
+                "msgpack stores only dict, list, tuple, str, bytes, 64-bit int, float, "
+                "bool and None; convert the value or use serializer 'pickle'"
+            )
+        return EncodeError(
+            f"cannot serialize {type(value).__qualname__} {_subject(key)} with serializer "
+            f"{name!r} ({type(exc).__name__}: {exc}); {hint}",
+            key=key,
+        )
+
+    # -- decoding ---------------------------------------------------------------------------
+
+    def _build_decoder(self) -> Decoder:
+        slow = self._decode_slow
+        fail = self._decode_failure
+
+        if self._sid == _PICKLE:
+            pickle_loads = pickle.loads
+
+            def decode_pickle(data: bytes, key: str | None = None) -> Any:
+                try:
+                    first = data[0]
+                    if first == 0x80:  # PROTO opcode: pickle protocol >= 2
+                        return pickle_loads(data)
+                except Exception as exc:
+                    raise fail(data, key, exc) from exc
+                if 0x2F < first < 0x3A or first == 0x2D:  # digit or "-": likely a raw int
+                    try:
+                        return int(data)
+                    except ValueError:
+                        pass
+                return slow(data, key)
+
+            return decode_pickle
+
+        loads = self.serializer.loads
+        header = bytes((MARKER, self._sid, _NO_COMPRESSION))
+
+        def decode_tagged(data: bytes, key: str | None = None) -> Any:
+            if data[:_HEADER_LEN] == header:
+                try:
+                    return loads(data[_HEADER_LEN:])
+                except Exception as exc:
+                    raise fail(data, key, exc) from exc
+            if data and (0x2F < data[0] < 0x3A or data[0] == 0x2D):  # likely a raw int
+                try:
+                    return int(data)
+                except ValueError:
+                    pass
+            return slow(data, key)
+
+        return decode_tagged
+
+    def _decode_slow(self, data: bytes, key: str | None) -> Any:
+        """Everything but the common case: raw ints, headers, compression, errors."""
+        if not data:
+            raise DecodeError(
+                f"{_subject(key)} is empty, which cachex never writes; delete the key",
+                key=key,
+            )
+        if data[0] == MARKER:
+            return self._decode_framed(data, key)
+        try:
+            return int(data)
+        except ValueError:
+            pass
+        if self._sid != _PICKLE:
+            raise DecodeError(
+                f"{_subject(key)} is untagged, i.e. written with serializer 'pickle' (Django's "
+                f"RedisCache format) or by another program, but this alias uses "
+                f"{self.serializer_name!r}, and cachex does not unpickle on a non-pickle alias; "
+                "set OPTIONS['serializer'] = 'pickle' to read it, or delete the key",
+                key=key,
+            )
+        try:
+            return pickle.loads(data)
+        except Exception as exc:
+            raise self._decode_failure(data, key, exc) from exc
+
+    def _decode_framed(self, data: bytes, key: str | None) -> Any:
+        sid, cid = data[1:2], data[2:3]
+        ser_name = _SERIALIZER_NAMES.get(sid[0]) if sid else None
+        comp_known = bool(cid) and cid[0] in _COMPRESSOR_NAMES
+        if ser_name is None or not comp_known:
+            raise DecodeError(
+                f"{_subject(key)} has an unknown cachex header {bytes(data[:_HEADER_LEN])!r}; "
+                "it is corrupt or was written by a newer cachex; delete the key",
+                key=key,
+            )
+        if sid[0] != self._sid:
+            raise DecodeError(
+                f"{_subject(key)} was written with serializer {ser_name!r} but this alias "
+                f"uses {self.serializer_name!r}; set OPTIONS['serializer'] to match or delete "
+                "the key",
+                key=key,
+            )
+        payload = data[_HEADER_LEN:]
+        if cid[0] != _NO_COMPRESSION:
+            decompressor = self._decompressor(cid[0], key)
+            try:
+                payload = decompressor.decompress(payload)
+            except Exception as exc:
+                raise DecodeError(
+                    f"{_subject(key)} could not be decompressed with {decompressor.name!r} "
+                    f"({type(exc).__name__}: {exc}); the stored bytes are corrupt; "
+                    "delete the key",
+                    key=key,
+                ) from exc
+        try:
+            return self.serializer.loads(payload)
+        except Exception as exc:
+            raise self._decode_failure(data, key, exc) from exc
+
+    def _decompressor(self, cid: int, key: str | None) -> Compressor:
+        try:
+            return self._decompressors[cid]
+        except KeyError:
+            pass
+        name = _COMPRESSOR_NAMES[cid]
+        assert name is not None
+        try:
+            decompressor = COMPRESSORS[name]()
+        except ImportError as exc:
+            raise DecodeError(
+                f"{_subject(key)} was compressed with {name!r}, whose library is not "
+                f"installed; install it with: {install_hint(_EXTRAS[name])}, "
+                "or delete the key",
+                key=key,
+            ) from exc
+        self._decompressors[cid] = decompressor
+        return decompressor
+
+    def _decode_failure(self, data: bytes, key: str | None, exc: BaseException) -> DecodeError:
+        name = self.serializer_name
+        if not data:
+            return DecodeError(
+                f"{_subject(key)} is empty, which cachex never writes; delete the key", key=key
+            )
+        if name == "pickle" and isinstance(exc, (ImportError, AttributeError)):
+            return DecodeError(
+                f"{_subject(key)} was pickled from a class or function that cannot be "
+                f"imported now ({type(exc).__name__}: {exc}); it was written by different "
+                "code: restore the name or delete the key",
+                key=key,
+            )
+        return DecodeError(
+            f"{_subject(key)} could not be decoded with serializer {name!r} "
+            f"({type(exc).__name__}: {exc}); the stored bytes are corrupt or were written by "
+            "something else; delete the key",
+            key=key,
+        )

@@ -1,0 +1,118 @@
+"""Driver records: the few classes cachex needs from redis-py or valkey-py.
+
+A backend binds one record; everything else in cachex talks to the record, never to a
+driver module by name, so the two drivers share every line of routing and topology code.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Driver:
+    """Classes and exception types of one driver (redis-py or valkey-py)."""
+
+    name: str
+    client: Any
+    pool: Any
+    connection: Any
+    ssl_connection: Any
+    unix_connection: Any
+    async_client: Any
+    async_pool: Any
+    async_connection: Any
+    async_ssl_connection: Any
+    async_unix_connection: Any
+    cluster: Any
+    async_cluster: Any
+    cluster_node: Any
+    async_cluster_node: Any
+    sentinel: Any
+    async_sentinel: Any
+    retry: Any
+    async_retry: Any
+    no_backoff: Any
+    # exception types
+    base_error: type[Exception]
+    connection_error: type[Exception]
+    timeout_error: type[Exception]
+    response_error: type[Exception]
+    readonly_error: type[Exception]
+    cluster_error: type[Exception]
+    cluster_down_error: type[Exception]
+    try_again_error: type[Exception]
+    moved_error: type[Exception]
+    ask_error: type[Exception]
+    master_not_found_error: type[Exception]
+    lock_error: type[Exception]
+
+    def no_retry(self) -> Any:
+        """A driver ``Retry`` that never retries: cachex owns retries, so attempts don't multiply."""
+        return self.retry(self.no_backoff(), 0)
+
+    def async_no_retry(self) -> Any:
+        return self.async_retry(self.no_backoff(), 0)
+
+
+def _load(pkg: str, client: str, cluster: str) -> Driver:
+    mod = importlib.import_module(pkg)
+    aio = importlib.import_module(f"{pkg}.asyncio")
+    aio_conn = importlib.import_module(f"{pkg}.asyncio.connection")
+    aio_cluster = importlib.import_module(f"{pkg}.asyncio.cluster")
+    sync_cluster = importlib.import_module(f"{pkg}.cluster")
+    sentinel = importlib.import_module(f"{pkg}.sentinel")
+    aio_sentinel = importlib.import_module(f"{pkg}.asyncio.sentinel")
+    retry = importlib.import_module(f"{pkg}.retry")
+    aio_retry = importlib.import_module(f"{pkg}.asyncio.retry")
+    backoff = importlib.import_module(f"{pkg}.backoff")
+    exc = importlib.import_module(f"{pkg}.exceptions")
+    return Driver(
+        name=pkg,
+        client=getattr(mod, client),
+        pool=mod.ConnectionPool,
+        connection=mod.Connection,
+        ssl_connection=mod.SSLConnection,
+        unix_connection=mod.UnixDomainSocketConnection,
+        async_client=getattr(aio, client),
+        async_pool=aio.ConnectionPool,
+        async_connection=aio_conn.Connection,
+        async_ssl_connection=aio_conn.SSLConnection,
+        async_unix_connection=aio_conn.UnixDomainSocketConnection,
+        cluster=getattr(sync_cluster, cluster),
+        async_cluster=getattr(aio_cluster, cluster),
+        cluster_node=sync_cluster.ClusterNode,
+        async_cluster_node=aio_cluster.ClusterNode,
+        sentinel=sentinel.Sentinel,
+        async_sentinel=aio_sentinel.Sentinel,
+        retry=retry.Retry,
+        async_retry=aio_retry.Retry,
+        no_backoff=backoff.NoBackoff,
+        base_error=getattr(exc, f"{client}Error"),
+        connection_error=exc.ConnectionError,
+        timeout_error=exc.TimeoutError,
+        response_error=exc.ResponseError,
+        readonly_error=exc.ReadOnlyError,
+        cluster_error=exc.ClusterError,
+        cluster_down_error=exc.ClusterDownError,
+        try_again_error=exc.TryAgainError,
+        moved_error=exc.MovedError,
+        ask_error=exc.AskError,
+        master_not_found_error=sentinel.MasterNotFoundError,
+        lock_error=exc.LockError,
+    )
+
+
+@cache
+def redis_driver() -> Driver:
+    """redis-py (``redis`` on PyPI)."""
+    return _load("redis", "Redis", "RedisCluster")
+
+
+@cache
+def valkey_driver() -> Driver:
+    """valkey-py (``valkey`` on PyPI)."""
+    return _load("valkey", "Valkey", "ValkeyCluster")

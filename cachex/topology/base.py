@@ -1,0 +1,130 @@
+"""What every topology offers the router: clients by key or node, and per-node plans."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+import itertools
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from ..config import Endpoint, Settings
+from ..drivers import Driver
+from ..routing import Batch
+from . import pools
+from .connect import connection_kwargs
+
+_tokens = itertools.count(1)
+_build_lock = threading.Lock()
+
+
+class Topology(ABC):
+    """Owns connections for one set of connection settings; shared by every alias using them.
+
+    ``client``/``aclient`` serve single-key commands (the driver handles redirects where
+    the topology has them); ``plan`` + ``node_client``/``anode_client`` serve multi-key
+    commands, one round-trip per node.
+    """
+
+    name: str = "?"
+
+    def __init__(self, settings: Settings, driver: Driver) -> None:
+        self.settings = settings
+        self.driver = driver
+        # Sync clients live here; the topology itself is process-wide (one per settings).
+        self._sync: dict[str, Any] = {}
+        self._token = next(_tokens)
+
+    # -- single-key routing ------------------------------------------------------------
+    @abstractmethod
+    def client(self, key: str, write: bool = True) -> Any: ...
+
+    @abstractmethod
+    def aclient(self, key: str, write: bool = True) -> Any: ...
+
+    # -- multi-key routing -------------------------------------------------------------
+    @abstractmethod
+    def plan(self, keys: Sequence[str], write: bool = False) -> list[Batch[Any]]: ...
+
+    @abstractmethod
+    def node_client(self, node: Any) -> Any: ...
+
+    @abstractmethod
+    def anode_client(self, node: Any) -> Any: ...
+
+    @abstractmethod
+    def primaries(self) -> list[Any]:
+        """Every node that holds data of its own (for clear, scans)."""
+
+    def execute(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Run ``commands`` on ``node`` in one round-trip (a pipeline when more than one)."""
+        client = self.node_client(node)
+        if len(commands) == 1:
+            return [client.execute_command(*commands[0])]
+        pipe = client.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
+        return pipe.execute()  # type: ignore[no-any-return]
+
+    async def aexecute(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
+        client = self.anode_client(node)
+        if len(commands) == 1:
+            return [await client.execute_command(*commands[0])]
+        pipe = client.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
+        return await pipe.execute()  # type: ignore[no-any-return]
+
+    def node_label(self, node: Any) -> str:
+        return str(node)
+
+    def label_for(self, key: str) -> str:
+        """Which node a key lives on, for error messages and logs."""
+        return self.node_label(self.locate(key))
+
+    def locate(self, key: str) -> Any:
+        return self.plan([key], write=True)[0].node
+
+    def colocated(self, a: str, b: str) -> bool:
+        """True when a two-key command on ``a`` and ``b`` is allowed (same node and slot)."""
+        return bool(self.locate(a) == self.locate(b))
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def disconnect(self) -> None:
+        """Close this topology's sync connections (they reopen on next use)."""
+
+    async def adisconnect(self) -> None:
+        """Close this topology's connections on the running loop."""
+        await pools.close_loop_clients(lambda k: isinstance(k, tuple) and k[0] == self._token)
+
+    # -- helpers for subclasses --------------------------------------------------------
+    def _endpoint_client(self, endpoint: Endpoint) -> Any:
+        try:
+            return self._sync[endpoint.identity]
+        except KeyError:
+            pass
+        with _build_lock:
+            client = self._sync.get(endpoint.identity)
+            if client is None:
+                kw = connection_kwargs(self.driver, endpoint, self.settings.pool,
+                                       asynchronous=False)
+                client = self.driver.client(connection_pool=self.driver.pool(**kw))
+                self._sync[endpoint.identity] = client
+            return client
+
+    def _endpoint_aclient(self, endpoint: Endpoint) -> Any:
+        clients = pools.loop_clients().clients
+        key = (self._token, endpoint.identity)
+        try:
+            return clients[key]
+        except KeyError:
+            kw = connection_kwargs(self.driver, endpoint, self.settings.pool, asynchronous=True)
+            client = clients[key] = self.driver.async_client(
+                connection_pool=self.driver.async_pool(**kw))
+            return client
+
+    def _disconnect_endpoints(self, endpoints: Sequence[Endpoint]) -> None:
+        for endpoint in endpoints:
+            client = self._sync.pop(endpoint.identity, None)
+            if client is not None:
+                client.connection_pool.disconnect()

@@ -1,0 +1,49 @@
+"""Driver exceptions -> cachex exceptions, at the topology boundary. Pure."""
+
+from __future__ import annotations
+
+from .drivers import Driver
+from .exceptions import (
+    CachexError,
+    ClusterDown,
+    CommandError,
+    CommandTimeout,
+    ConnectionFailed,
+    NodeUnavailable,
+    NotAnInteger,
+    ReadOnlyNode,
+    WrongType,
+)
+
+
+def translate(exc: BaseException, driver: Driver, where: str) -> CachexError:
+    """A cachex error that says what failed and where; the driver error stays as __cause__."""
+    text = str(exc)
+    if isinstance(exc, driver.timeout_error):
+        err: CachexError = CommandTimeout(f"{where}: timed out ({text})", node=where)
+    elif isinstance(exc, driver.connection_error):
+        err = ConnectionFailed(f"{where}: connection failed ({text})", node=where)
+    elif isinstance(exc, driver.readonly_error):
+        err = ReadOnlyNode(f"{where}: write reached a read-only replica ({text})")
+    elif isinstance(exc, (driver.cluster_down_error, driver.try_again_error)):
+        err = ClusterDown(f"{where}: cluster cannot serve the request right now ({text})")
+    elif text.startswith("WRONGTYPE"):
+        err = WrongType(f"{where}: {text}")
+    elif "not an integer" in text or "increment or decrement would overflow" in text:
+        err = NotAnInteger(f"{where}: the stored value is not an integer ({text})")
+    else:
+        err = CommandError(f"{where}: {text}")
+    err.__cause__ = exc
+    return err
+
+
+def sent_before_failure(exc: BaseException) -> bool:
+    """Whether a failed command may have reached the server (then replay is unsafe).
+
+    Refused or timed-out *connects* and open circuits never sent anything; a failure after
+    the connection was up might have.
+    """
+    if isinstance(exc, NodeUnavailable):
+        return False
+    text = str(exc.__cause__ or exc)
+    return not ("connecting to" in text or "Timeout connecting" in text)
