@@ -10,7 +10,7 @@ import contextlib
 import threading
 from typing import Any
 
-from cachex.testing import lab as testing  # TEMP until __init__ exports
+from cachex import testing
 
 _lock = threading.Lock()
 _stack = contextlib.ExitStack()

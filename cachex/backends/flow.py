@@ -39,6 +39,8 @@ Flow = Generator[Step, Any, T]
 
 
 def drive(router: Router, flow: Flow[T]) -> T:
+    if router.topology.stale:  # cluster: no slot map yet, or a redirect made it stale
+        router.topology.refresh()
     reply: Any = None
     error: BaseException | None = None
     while True:
@@ -58,6 +60,8 @@ def drive(router: Router, flow: Flow[T]) -> T:
 
 
 async def adrive(router: Router, flow: Flow[T]) -> T:
+    if router.topology.stale:
+        await router.topology.arefresh()
     reply: Any = None
     error: BaseException | None = None
     while True:

@@ -60,6 +60,21 @@ def plan(keys: Sequence[str], locate: Callable[[str], N],
     return [Batch(node, list(groups.values())) for node, groups in nested.items()]
 
 
+def plan_by_slot(keys: Sequence[str], slot_of: Callable[[str], int],
+                 owners: Sequence[N]) -> list[Batch[N]]:
+    """Cluster plan: one batch per owning node, one group per slot inside it."""
+    nested: dict[N, dict[int, Group]] = {}
+    for pos, key in enumerate(keys):
+        slot = slot_of(key)
+        groups = nested.setdefault(owners[slot], {})
+        group = groups.get(slot)
+        if group is None:
+            group = groups[slot] = Group()
+        group.keys.append(key)
+        group.positions.append(pos)
+    return [Batch(node, list(groups.values())) for node, groups in nested.items()]
+
+
 def single_batch(node: N, keys: Sequence[str]) -> list[Batch[N]]:
     """The plan for a one-node topology: no hashing at all."""
     return [Batch(node, [Group(list(keys), list(range(len(keys))))])]

@@ -1,34 +1,22 @@
-"""Cluster hash slots: CRC16/XMODEM of the hash tag, modulo 16384. Pure, table-driven."""
+"""Cluster hash slots: CRC16/XMODEM of the hash tag, modulo 16384. Pure.
+
+``binascii.crc_hqx`` is exactly CRC16/XMODEM (poly 0x1021, init 0) and runs in C.
+"""
 
 from __future__ import annotations
+
+from binascii import crc_hqx
 
 from .hashtag import hash_tag
 
 SLOTS = 16384
 
 
-def _table() -> tuple[int, ...]:
-    out = []
-    for byte in range(256):
-        crc = byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
-        out.append(crc & 0xFFFF)
-    return tuple(out)
-
-
-_CRC_TABLE = _table()
-
-
 def crc16(data: bytes) -> int:
     """CRC16/XMODEM, the checksum Redis Cluster uses."""
-    crc = 0
-    table = _CRC_TABLE
-    for byte in data:
-        crc = ((crc << 8) & 0xFFFF) ^ table[((crc >> 8) ^ byte) & 0xFF]
-    return crc
+    return crc_hqx(data, 0)
 
 
 def key_slot(key: str) -> int:
     """The slot that owns ``key`` (hash tags honoured)."""
-    return crc16(hash_tag(key).encode()) % SLOTS
+    return crc_hqx(hash_tag(key).encode(), 0) % SLOTS

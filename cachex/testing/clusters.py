@@ -178,6 +178,33 @@ class Cluster:
         self.wait_ready(max(deadline - time.monotonic(), 1.0))
         return chosen
 
+    def wait_for_new_primary(self, old: Server, timeout: float = 60) -> Server:
+        """After ``old`` (a primary) was killed or paused: wait for the cluster's own failover
+        (node timeout 2 s); returns the node now serving ``old``'s slots, once the cluster is
+        ready again. Call it before the failover completes: it reads ``old``'s slots first.
+        """
+        deadline = time.monotonic() + timeout
+        entry = next((e for e in self.view().values() if e.port == old.port), None)
+        if entry is None or not entry.is_primary or not entry.slots:
+            raise LabError(f"{old.name} is not a primary serving slots (any more)")
+        slot = entry.slots[0][0]
+        found: list[Server] = []
+
+        def problem() -> str | None:
+            owners: set[int] = set()
+            for node in self._reachable():
+                for seen in self.view(node).values():
+                    if seen.is_primary and seen.owns(slot) and "fail" not in seen.flags:
+                        owners.add(seen.port)
+            if len(owners) != 1 or old.port in owners:
+                return f"slot {slot} is served by {sorted(owners) or 'nobody'}"
+            found[:] = [self._node_at(owners.pop())]
+            return None
+
+        self._wait_until(problem, deadline, f"no new primary replaced {old.name}")
+        self.wait_ready(max(deadline - time.monotonic(), 1.0))
+        return found[0]
+
     def begin_slot_migration(self, slot: int, target: Server) -> SlotMigration:
         """Mark ``slot`` IMPORTING on ``target`` and MIGRATING on its owner; move keys with the
         returned :class:`SlotMigration`, then ``finish()`` it. Clients meanwhile get ASK.

@@ -56,6 +56,14 @@ class Topology(ABC):
     def primaries(self) -> list[Any]:
         """Every node that holds data of its own (for clear, scans)."""
 
+    stale = False  # topologies with a server-side map (cluster) set this to re-read it
+
+    def refresh(self) -> None:
+        """Re-read server-side routing state (the cluster slot map); nothing by default."""
+
+    async def arefresh(self) -> None:
+        """Async twin of ``refresh``."""
+
     def execute(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
         """Run ``commands`` on ``node`` in one round-trip (a pipeline when more than one)."""
         client = self.node_client(node)
@@ -74,6 +82,32 @@ class Topology(ABC):
         for command in commands:
             pipe.execute_command(*command)
         return await pipe.execute()  # type: ignore[no-any-return]
+
+    def execute_collect(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Like ``execute`` but a command's error is returned in its place, not raised
+        (connection errors still raise): for callers that mend some replies."""
+        client = self.node_client(node)
+        if len(commands) == 1:
+            try:
+                return [client.execute_command(*commands[0])]
+            except self.driver.response_error as exc:
+                return [exc]
+        pipe = client.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
+        return pipe.execute(raise_on_error=False)  # type: ignore[no-any-return]
+
+    async def aexecute_collect(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
+        client = self.anode_client(node)
+        if len(commands) == 1:
+            try:
+                return [await client.execute_command(*commands[0])]
+            except self.driver.response_error as exc:
+                return [exc]
+        pipe = client.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
+        return await pipe.execute(raise_on_error=False)  # type: ignore[no-any-return]
 
     def node_label(self, node: Any) -> str:
         return str(node)

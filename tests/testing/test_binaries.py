@@ -40,7 +40,9 @@ def test_finds_installed_binaries() -> None:
     assert found.server_argv(Path("x.conf")) == [str(found.server), "x.conf"]
 
 
-def test_nothing_installed_says_what_to_install(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_nothing_installed_says_what_to_install(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     clean_env.setenv("PATH", str(tmp_path))
     with pytest.raises(LabError, match="apt-get install redis-server redis-sentinel"):
         find_binaries()
@@ -107,4 +109,3 @@ def test_cluster_ports_leave_room_for_the_bus() -> None:
         port = free_port(cluster_bus=True)
         assert port < 55000
         assert _bindable("127.0.0.1", port + CLUSTER_BUS_OFFSET) is not None
-

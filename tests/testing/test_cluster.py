@@ -96,6 +96,17 @@ def test_failover_swaps_roles(lab: Cluster, client: RedisCluster) -> None:
     assert client.get("{fo}:k") == b"v"
 
 
+def test_forced_failover_from_a_paused_primary(lab: Cluster) -> None:
+    old = lab.primaries()[0]
+    old.pause()
+    try:
+        new = lab.failover(old, force=True)
+    finally:
+        old.resume()
+    lab.wait_ready()
+    assert new in lab.primaries() and old in lab.replicas_of(new)
+
+
 def test_killed_replica_restarts_and_rejoins(lab: Cluster) -> None:
     replica = lab.replicas()[0]
     replica_id = lab.node_id(replica)
@@ -111,8 +122,26 @@ def test_killed_replica_restarts_and_rejoins(lab: Cluster) -> None:
     assert replica in lab.replicas()
 
 
+def test_killed_primary_is_replaced_and_rejoins_as_replica(
+    lab: Cluster, client: RedisCluster
+) -> None:
+    client.set("{kill}:k", "v")
+    old = lab.slot_owner(key_slot(b"{kill}"))
+    old.client().wait(1, 5000)
+    old.kill()
+    new = lab.wait_for_new_primary(old, timeout=60)
+    assert new is not old and lab.slot_owner(key_slot(b"{kill}")) is new
+    assert new.client().get("{kill}:k") == b"v"
+    old.restart()
+    lab.wait_ready()
+    assert old in lab.replicas_of(new)
+
+
 def test_cluster_exit_cleans_up_when_the_body_raises() -> None:
-    with pytest.raises(RuntimeError, match="boom"), cluster(primaries=1, replicas_per_primary=0) as c:
+    with (
+        pytest.raises(RuntimeError, match="boom"),
+        cluster(primaries=1, replicas_per_primary=0) as c,
+    ):
         assert c.slot_owner(0) is c.nodes[0]
         pids, lab_dir = snapshot(c.nodes)
         raise RuntimeError("boom")

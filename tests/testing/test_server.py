@@ -16,7 +16,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-import cachex.testing.node
+import cachex.testing.ports
 from cachex.testing import LabError, Server, flushall, server, servers
 
 from ._util import alive, assert_gone, snapshot
@@ -134,8 +134,9 @@ def test_exit_cleans_up_even_when_the_body_raises() -> None:
 
 def test_start_failure_shows_the_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where mkdtemp puts the lab
-    with pytest.raises(LabError, match="no-such-directive") as caught, server(
-        extra_config={"no-such-directive": "1"}
+    with (
+        pytest.raises(LabError, match="no-such-directive") as caught,
+        server(extra_config={"no-such-directive": "1"}),
     ):
         pass
     assert "exited with status" in str(caught.value)
@@ -147,7 +148,7 @@ def test_a_taken_port_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
     blocker.bind(("127.0.0.1", 0))
     blocker.listen()
     taken = blocker.getsockname()[1]
-    real = cachex.testing.node.free_port
+    real = cachex.testing.ports.free_port
     handed: list[int] = []
 
     def racy(*, cluster_bus: bool = False) -> int:
@@ -155,7 +156,7 @@ def test_a_taken_port_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
         handed.append(port)
         return port
 
-    monkeypatch.setattr(cachex.testing.node, "free_port", racy)
+    monkeypatch.setattr("cachex.testing.node.free_port", racy)
     try:
         with server() as node:
             assert node.port != taken
@@ -167,7 +168,7 @@ def test_a_taken_port_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_another_server_on_our_port_is_detected(monkeypatch: pytest.MonkeyPatch) -> None:
     with server() as first:
-        real = cachex.testing.node.free_port
+        real = cachex.testing.ports.free_port
         handed: list[int] = []
 
         def racy(*, cluster_bus: bool = False) -> int:
@@ -175,7 +176,7 @@ def test_another_server_on_our_port_is_detected(monkeypatch: pytest.MonkeyPatch)
             handed.append(port)
             return port
 
-        monkeypatch.setattr(cachex.testing.node, "free_port", racy)
+        monkeypatch.setattr("cachex.testing.node.free_port", racy)
         with server() as second:
             assert second.port != first.port
             assert second.execute("INFO", "server")["process_id"] == second.pid
@@ -183,7 +184,10 @@ def test_another_server_on_our_port_is_detected(monkeypatch: pytest.MonkeyPatch)
 
 
 def _run_child(code: str) -> tuple[subprocess.Popen[str], int, Path]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
     child = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE, text=True, env=env
     )
