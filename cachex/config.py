@@ -221,7 +221,9 @@ def _check_option_keys(options: Mapping[str, Any]) -> None:
 def _split_location(location: Any) -> list[str]:
     if isinstance(location, str):
         text = location.strip()
-        if _scheme_of(text) in CLUSTER_SCHEMES or _scheme_of(text) in SENTINEL_SCHEMES:
+        if not text:
+            urls = []
+        elif _scheme_of(text) in CLUSTER_SCHEMES or _scheme_of(text) in SENTINEL_SCHEMES:
             urls = [text]
         else:
             urls = [u.strip() for u in re.split(r"[,;]", text) if u.strip()]

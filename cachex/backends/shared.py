@@ -52,7 +52,7 @@ def _build(driver: Driver, location: Any, params: Mapping[str, Any]) -> AliasSta
     try:
         codec = Codec.from_options(options)
         policy = RetryPolicy(parse_retry(options.get("retry")), alias)
-    except ValueError as exc:
+    except (ValueError, ImportError) as exc:  # ImportError: an optional codec library
         raise ImproperlyConfigured(f"cachex cache {alias!r}: {exc}") from None
     return AliasState(alias, settings, codec, Router(topology_for(settings, driver), policy))
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from cachex.codec._optional import install_hint
 from cachex.codec.compressors import Compressor, Lz4Compressor, ZlibCompressor, ZstdCompressor
@@ -175,7 +175,7 @@ class Codec:
 
         if compressor is None and self._sid == _PICKLE:
             # The default: Django's exact format. Kept to the int check and the pickle call.
-            protocol = self.serializer.protocol  # type: ignore[attr-defined]
+            protocol = cast(PickleSerializer, self.serializer).protocol
             pickle_dumps = pickle.dumps
 
             def encode_pickle(value: Any, key: str | None = None) -> bytes | int:

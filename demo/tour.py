@@ -1,0 +1,185 @@
+"""A short tour of cachex on a lab of real servers it starts itself (`make demo`).
+
+Starts one server, three shards and a 6-node cluster with ``cachex.testing``, configures
+Django with a cachex alias on each (and Django's own RedisCache beside the single server),
+then shows where keys live, sync and native async calls on one alias, and a small timing.
+Everything is stopped and removed at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import django
+from django.conf import settings
+
+
+def title(text: str) -> None:
+    print(f"\n\033[1m== {text}\033[0m")
+
+
+def timed(fn: Callable[[], Any], repeat: int = 5) -> float:
+    """Median seconds of ``fn`` over a few runs."""
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def main() -> int:
+    from cachex import testing
+
+    with contextlib.ExitStack() as stack:
+        title("Starting a local lab of real servers (cachex.testing)")
+        single = stack.enter_context(testing.server())
+        shards = stack.enter_context(testing.servers(3))
+        cluster = stack.enter_context(testing.cluster())
+        print(f"single server  {single.url}")
+        print(f"3 shards       {', '.join(s.url for s in shards)}")
+        print(f"cluster        {cluster.url}")
+        sentinel_set = stack.enter_context(testing.sentinel())
+        print(f"sentinel set   {sentinel_set.url}")
+
+        caches: dict[str, Any] = {
+            "default": {"BACKEND": "cachex.backends.redis.RedisCache", "LOCATION": single.url},
+            "valkey": {"BACKEND": "cachex.backends.valkey.ValkeyCache", "LOCATION": single.url,
+                       "KEY_PREFIX": "vk"},
+            "shards": {"BACKEND": "cachex.backends.redis.RedisCache",
+                       "LOCATION": [s.url for s in shards]},
+            "cluster": {"BACKEND": "cachex.backends.redis.RedisCache", "LOCATION": cluster.url},
+            "sentinel": {"BACKEND": "cachex.backends.redis.RedisCache",
+                         "LOCATION": sentinel_set.url},
+            "django": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                       "LOCATION": single.url, "KEY_PREFIX": "dj"},
+        }
+        settings.configure(CACHES=caches, USE_TZ=True)
+        django.setup()
+        from django.core.cache import caches as django_caches
+
+        tour_basics(django_caches["default"], django_caches["valkey"])
+        tour_placement(django_caches["shards"], django_caches["cluster"], shards, cluster)
+        tour_async(django_caches["cluster"])
+        tour_sentinel(django_caches["sentinel"], sentinel_set)
+        tour_timing(django_caches["default"], django_caches["django"])
+        title("Stopping the lab")
+    print("all servers stopped, lab directories removed")
+    return 0
+
+
+def tour_basics(cache: Any, valkey: Any) -> None:
+    title("The Django cache API, unchanged")
+    cache.set("greeting", {"hello": "world"}, timeout=60)
+    print("cache.get('greeting')         ->", cache.get("greeting"))
+    print("cache.add('greeting', 'x')    ->", cache.add("greeting", "x"), "(already there)")
+    cache.set("visits", 41)
+    print("cache.incr('visits')          ->", cache.incr("visits"), "(raw int on the wire)")
+    print("cache.get_or_set('lazy', f)   ->", cache.get_or_set("lazy", lambda: "computed"))
+    valkey.set("driver", "valkey-py")
+    print("valkey alias, same server     ->", valkey.get("driver"), "(ValkeyCache)")
+
+
+def tour_placement(shards: Any, cluster: Any, servers: list[Any], lab: Any) -> None:
+    from cachex.routing import key_slot
+
+    title("Where keys live: 3 client-side shards (ketama ring)")
+    keys = [f"user:{i}" for i in range(300)]
+    shards.set_many({k: k for k in keys})
+    spread = Counter(shards._topology.locate(shards.make_key(k)) for k in keys)
+    for node, count in sorted(spread.items()):
+        print(f"  {node:<22} {count:>4} keys")
+    tagged = [shards._topology.locate(shards.make_key(f"user:{{42}}:{f}")) for f in "abc"]
+    print(f"  user:{{42}}:a/b/c (hash tag)   -> all on {set(tagged)}")
+    before = [s.client().info("commandstats").get("cmdstat_mget", {}).get("calls", 0)
+              for s in servers]
+    shards.get_many(keys)
+    after = [s.client().info("commandstats").get("cmdstat_mget", {}).get("calls", 0)
+             for s in servers]
+    print(f"  get_many(300 keys) sent MGETs per node: {[a - b for a, b in zip(after, before)]}")
+
+    title("Where keys live: a Redis Cluster (3 primaries + 3 replicas)")
+    for key in ("user:1", "user:{42}:a", "user:{42}:b"):
+        made = cluster.make_key(key)
+        print(f"  {key:<14} slot {key_slot(made):>5} on {cluster._topology.locate(made)}")
+    cluster.set_many({k: k for k in keys})
+    print(f"  get_many(300 keys) -> {len(cluster.get_many(keys))} values, one pipeline per "
+          f"node ({len(lab.primaries())} primaries), one MGET per slot")
+
+
+def tour_async(cache: Any) -> None:
+    title("Native async on the same alias (no thread pool)")
+
+    async def run() -> None:
+        await cache.aset("async:key", "set from a coroutine")
+        print("await cache.aget(...)         ->", await cache.aget("async:key"))
+        values = await asyncio.gather(*(cache.aget(f"user:{i}") for i in range(100)))
+        print(f"100 concurrent aget()         -> {sum(v is not None for v in values)} hits")
+        many = await cache.aget_many([f"user:{i}" for i in range(300)])
+        print(f"aget_many(300) over the cluster -> {len(many)} values, nodes in parallel")
+
+    asyncio.run(run())
+    print("cache.get('async:key') (sync) ->", cache.get("async:key"))
+
+
+def tour_sentinel(cache: Any, lab: Any) -> None:
+    title("Sentinel: the primary is found through the sentinels")
+    cache.set("sentinel:key", "before failover")
+    print("primary is", lab.primary_node.address, "->", cache.get("sentinel:key"))
+    try:
+        new = lab.failover()
+    except Exception as exc:  # the demo goes on; the failover tests cover this properly
+        print("  failover did not complete:", exc)
+        return
+    started = time.perf_counter()
+    errors = 0
+    while True:
+        try:
+            cache.set("sentinel:key", "after failover")
+            break
+        except Exception:
+            errors += 1
+            if time.perf_counter() - started > 15:
+                raise
+            time.sleep(0.05)
+    print(f"SENTINEL FAILOVER -> new primary {new.address}; write went through "
+          f"({errors} caller-visible errors) ->", cache.get("sentinel:key"))
+
+
+def tour_timing(ours: Any, theirs: Any) -> None:
+    title("A small timing beside Django's built-in RedisCache (same server, same run)")
+    keys = [f"t{i}" for i in range(100)]
+    for c in (ours, theirs):
+        c.set_many({k: "x" * 100 for k in keys})
+        c.set("one", "x" * 100)
+    rows = []
+    for label, fn in (
+        ("get x 2000", lambda c: [c.get("one") for _ in range(2000)]),
+        ("get_many(100) x 200", lambda c: [c.get_many(keys) for _ in range(200)]),
+    ):
+        a = timed(lambda: fn(ours))
+        b = timed(lambda: fn(theirs))
+        rows.append((label, a, b))
+
+    async def concurrent(c: Any) -> None:
+        for _ in range(10):
+            await asyncio.gather(*(c.aget("one") for _ in range(100)))
+
+    a = timed(lambda: asyncio.run(concurrent(ours)), repeat=3)
+    b = timed(lambda: asyncio.run(concurrent(theirs)), repeat=3)
+    rows.append(("aget, 100 concurrent x 10", a, b))
+    print(f"  {'workload':<28}{'cachex':>10}{'Django':>10}{'speed-up':>10}")
+    for label, a, b in rows:
+        print(f"  {label:<28}{a * 1000:>8.1f}ms{b * 1000:>8.1f}ms{b / a:>9.2f}x")
+    print("  (medians of a few runs; `make bench` runs the real benchmark suite)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
