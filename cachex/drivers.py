@@ -7,6 +7,7 @@ driver module by name, so the two drivers share every line of routing and topolo
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -49,6 +50,7 @@ class Driver:
     ask_error: type[Exception]
     master_not_found_error: type[Exception]
     lock_error: type[Exception]
+    pool_needs_command_name: bool
 
     def no_retry(self) -> Any:
         """A driver ``Retry`` that never retries: cachex owns retries, so attempts don't multiply."""
@@ -56,6 +58,13 @@ class Driver:
 
     def async_no_retry(self) -> Any:
         return self.async_retry(self.no_backoff(), 0)
+
+    def checkout(self, pool: Any) -> Any:
+        """A connection from a sync pool (redis-py >= 5.3 deprecates the command-name
+        argument that older redis-py and valkey-py still require)."""
+        if self.pool_needs_command_name:
+            return pool.get_connection("_")
+        return pool.get_connection()
 
 
 def _load(pkg: str, client: str, cluster: str) -> Driver:
@@ -103,7 +112,13 @@ def _load(pkg: str, client: str, cluster: str) -> Driver:
         ask_error=exc.AskError,
         master_not_found_error=sentinel.MasterNotFoundError,
         lock_error=exc.LockError,
+        pool_needs_command_name=_needs_command_name(mod.ConnectionPool.get_connection),
     )
+
+
+def _needs_command_name(method: Any) -> bool:
+    param = inspect.signature(method).parameters.get("command_name")
+    return param is not None and param.default is inspect.Parameter.empty
 
 
 @cache

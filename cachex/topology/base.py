@@ -83,6 +83,53 @@ class Topology(ABC):
             pipe.execute_command(*command)
         return await pipe.execute()  # type: ignore[no-any-return]
 
+    def execute_many(self, batches: Sequence[tuple[Any, list[tuple[Any, ...]]]]
+                     ) -> list[list[Any] | BaseException]:
+        """Sync, several nodes: send every node's commands before reading any reply.
+
+        The nodes then work at the same time, so a request over N nodes costs about one
+        round-trip plus parsing instead of N round-trips. Per node, the result is its list of
+        replies (a command's error in its place) or the driver error that broke the node's
+        connection; the caller decides what to retry.
+        """
+        results: list[list[Any] | BaseException] = [[] for _ in batches]
+        inflight: list[tuple[int, Any, Any, Any, list[tuple[Any, ...]]]] = []
+        try:
+            for i, (node, commands) in enumerate(batches):
+                client = self.node_client(node)
+                pool = client.connection_pool
+                conn = None
+                try:
+                    conn = self.driver.checkout(pool)
+                    conn.send_packed_command(conn.pack_commands(commands))
+                except self.driver.base_error as exc:
+                    if conn is not None:
+                        conn.disconnect()
+                        pool.release(conn)
+                    results[i] = exc
+                    continue
+                inflight.append((i, client, pool, conn, commands))
+            while inflight:
+                i, client, pool, conn, commands = inflight[0]
+                replies: list[Any] = []
+                try:
+                    for command in commands:
+                        try:
+                            replies.append(client.parse_response(conn, command[0]))
+                        except self.driver.response_error as exc:
+                            replies.append(exc)
+                    results[i] = replies
+                except self.driver.base_error as exc:
+                    conn.disconnect()
+                    results[i] = exc
+                inflight.pop(0)
+                pool.release(conn)
+        finally:  # interrupted (e.g. KeyboardInterrupt): unread replies make conns unusable
+            for _, _, pool, conn, _ in inflight:
+                conn.disconnect()
+                pool.release(conn)
+        return results
+
     def execute_collect(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
         """Like ``execute`` but a command's error is returned in its place, not raised
         (connection errors still raise): for callers that mend some replies."""

@@ -206,6 +206,22 @@ class ClusterTopology(Topology):
         self._raise_errors(replies)
         return replies
 
+    def execute_many(self, batches: Sequence[tuple[Any, list[Command]]]
+                     ) -> list[list[Any] | BaseException]:
+        results = super().execute_many(batches)
+        for (_, commands), result in zip(batches, results):
+            if isinstance(result, BaseException):
+                if isinstance(result, self._node_down):
+                    self.stale = True
+                continue
+            todo = self._needs_fallback(result)
+            if todo:
+                cluster = self.cluster_client()
+                for i in todo:
+                    singles, combine = fallback_commands(commands[i])
+                    result[i] = combine([cluster.execute_command(*c) for c in singles])
+        return results
+
     async def aexecute(self, node: Any, commands: list[Command]) -> list[Any]:
         try:
             replies = await super().aexecute_collect(node, commands)
