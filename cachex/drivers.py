@@ -53,7 +53,7 @@ class Driver:
     pool_needs_command_name: bool
 
     def no_retry(self) -> Any:
-        """A driver ``Retry`` that never retries: cachex owns retries, so attempts don't multiply."""
+        """A driver ``Retry`` that never retries: cachex owns retries (no multiplying)."""
         return self.retry(self.no_backoff(), 0)
 
     def async_no_retry(self) -> Any:

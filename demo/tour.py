@@ -164,8 +164,8 @@ def tour_timing(ours: Any, theirs: Any) -> None:
         ("get x 2000", lambda c: [c.get("one") for _ in range(2000)]),
         ("get_many(100) x 200", lambda c: [c.get_many(keys) for _ in range(200)]),
     ):
-        a = timed(lambda: fn(ours))
-        b = timed(lambda: fn(theirs))
+        a = timed(lambda fn=fn: fn(ours))  # type: ignore[misc]
+        b = timed(lambda fn=fn: fn(theirs))  # type: ignore[misc]
         rows.append((label, a, b))
 
     async def concurrent(c: Any) -> None:

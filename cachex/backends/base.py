@@ -139,9 +139,8 @@ class CachexCache(BaseCache):
         if made:
             yield Run(self._per_group(self._plan(made, write=True), "DEL"))
 
-    def _clear(self) -> Flow[bool]:
+    def _clear(self) -> Flow[None]:
         yield Run([(node, [("FLUSHDB",)]) for node in self._topology.primaries()])
-        return True
 
     def _incr_version(self, key: Any, delta: int, version: int | None) -> Flow[int]:
         if version is None:
@@ -200,8 +199,8 @@ class CachexCache(BaseCache):
     def delete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
         drive(self._router, self._delete_many(keys, version))
 
-    def clear(self) -> bool:
-        return drive(self._router, self._clear())
+    def clear(self) -> None:
+        drive(self._router, self._clear())
 
     def incr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         return drive(self._router, self._incr_version(key, delta, version))
@@ -250,8 +249,8 @@ class CachexCache(BaseCache):
     async def adelete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
         await adrive(self._router, self._delete_many(keys, version))
 
-    async def aclear(self) -> bool:
-        return await adrive(self._router, self._clear())
+    async def aclear(self) -> None:
+        await adrive(self._router, self._clear())
 
     async def aincr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         return await adrive(self._router, self._incr_version(key, delta, version))

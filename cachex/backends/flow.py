@@ -34,7 +34,7 @@ class Run:
     idempotent: bool = True
 
 
-Step = Union[Call, Run]
+Step = Union[Call, Run]  # noqa: UP007 - a runtime alias; `|` needs 3.10+ objects here too
 Flow = Generator[Step, Any, T]
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 import itertools
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,10 +58,10 @@ class Topology(ABC):
 
     stale = False  # topologies with a server-side map (cluster) set this to re-read it
 
-    def refresh(self) -> None:
+    def refresh(self) -> None:  # noqa: B027 - optional hook, a no-op for most topologies
         """Re-read server-side routing state (the cluster slot map); nothing by default."""
 
-    async def arefresh(self) -> None:
+    async def arefresh(self) -> None:  # noqa: B027
         """Async twin of ``refresh``."""
 
     def execute(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
@@ -171,7 +171,7 @@ class Topology(ABC):
         return bool(self.locate(a) == self.locate(b))
 
     # -- lifecycle ---------------------------------------------------------------------
-    def disconnect(self) -> None:
+    def disconnect(self) -> None:  # noqa: B027 - subclasses with pools override
         """Close this topology's sync connections (they reopen on next use)."""
 
     async def adisconnect(self) -> None:
