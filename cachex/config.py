@@ -10,6 +10,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -55,14 +56,14 @@ class Endpoint:
     name: str | None = None
     weight: int = 1
 
-    @property
+    @cached_property
     def address(self) -> str:
         if self.path is not None:
             return f"unix:{self.path}"
         host = f"[{self.host}]" if self.host and ":" in self.host else self.host
         return f"{host}:{self.port}"
 
-    @property
+    @cached_property
     def identity(self) -> str:
         """Ring identity: an explicit name, else ``host:port`` plus ``/db`` when not 0."""
         if self.name:

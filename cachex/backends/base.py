@@ -7,10 +7,15 @@ No thread pools are involved in the async API.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
-from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
+from django.core.cache.backends.base import (
+    DEFAULT_TIMEOUT,
+    MEMCACHE_MAX_KEY_LENGTH,
+    BaseCache,
+)
 
 from ..drivers import Driver
 from ..exceptions import CommandError
@@ -19,6 +24,8 @@ from ..routing import Batch, scatter
 from .flow import Call, Flow, Run, adrive, drive
 from .shared import alias_state
 from .timeouts import GONE, expiry_ms, set_args
+
+_BAD_KEY_CHARS = re.compile(r"[\x00-\x20\x7f]").search
 
 # INCRBY only if the key exists, atomically and in one round-trip (Django raises
 # ValueError for a missing key; a plain INCRBY would create it).
@@ -44,6 +51,13 @@ class CachexCache(BaseCache):
         self._decode = state.codec.decode
 
     # ---------------------------------------------------------------- helpers (pure)
+    def validate_key(self, key: str) -> None:
+        """Django's check, with a fast path for the common case of a plain short key
+        (Django's own version goes through a lazily compiled regex on every call)."""
+        if len(key) <= MEMCACHE_MAX_KEY_LENGTH and not _BAD_KEY_CHARS(key):
+            return
+        super().validate_key(key)
+
     def _ms(self, timeout: Any) -> int | None:
         return expiry_ms(self.default_timeout if timeout is DEFAULT_TIMEOUT else timeout)
 

@@ -20,7 +20,8 @@ class SingleTopology(Topology):
         self._node = self.endpoint.identity
 
     def client(self, key: str, write: bool = True) -> Any:
-        return self._endpoint_client(self.endpoint)
+        client = self._sync.get(self._node)
+        return client if client is not None else self._endpoint_client(self.endpoint)
 
     def aclient(self, key: str, write: bool = True) -> Any:
         return self._endpoint_aclient(self.endpoint)
