@@ -57,3 +57,11 @@ class CrossSlotError(CachexError, ValueError):
 
 class CommandError(CachexError):
     """The server rejected a command for a reason cachex does not translate further."""
+
+
+class LockError(CachexError):
+    """A lock could not be acquired in time, or was used wrongly."""
+
+
+class LockNotOwned(LockError):
+    """Release or extend of a lock this holder no longer owns (it expired, or was taken)."""

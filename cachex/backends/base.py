@@ -21,6 +21,7 @@ from ..drivers import Driver
 from ..exceptions import CommandError
 from ..router import NodeCommands
 from ..routing import Batch, scatter
+from .extended import ExtendedAPI
 from .flow import Call, Flow, Run, adrive, drive
 from .shared import alias_state
 from .timeouts import GONE, expiry_ms, set_args
@@ -35,7 +36,7 @@ INCR_SCRIPT = (
 )
 
 
-class CachexCache(BaseCache):
+class CachexCache(ExtendedAPI, BaseCache):
     """Django cache backend over one topology; subclasses bind a driver."""
 
     driver_factory: ClassVar[Callable[[], Driver]]

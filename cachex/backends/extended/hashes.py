@@ -1,0 +1,112 @@
+"""Hashes: field names are plain strings, field values go through the alias's codec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..flow import Flow, adrive, drive
+from ._common import Host, command, need, pairs, text
+
+
+def _hset(c: Host, key: Any, field: str, value: Any, version: int | None) -> Flow[int]:
+    k = c.make_and_validate_key(key, version=version)
+    return int((yield from command(key, k, "hash", ("HSET", k, field, c._encode(value, k)))))
+
+
+def _hget(c: Host, key: Any, field: str, default: Any, version: int | None) -> Flow[Any]:
+    k = c.make_and_validate_key(key, version=version)
+    raw = yield from command(key, k, "hash", ("HGET", k, field), write=False)
+    return default if raw is None else c._decode(raw, k)
+
+
+def _hgetall(c: Host, key: Any, version: int | None) -> Flow[dict[str, Any]]:
+    k = c.make_and_validate_key(key, version=version)
+    reply = yield from command(key, k, "hash", ("HGETALL", k), write=False)
+    decode = c._decode
+    return {text(f): decode(v, k) for f, v in pairs(reply)}
+
+
+def _hdel(c: Host, key: Any, fields: tuple[str, ...], version: int | None) -> Flow[int]:
+    need("hdel", fields)
+    k = c.make_and_validate_key(key, version=version)
+    return int((yield from command(key, k, "hash", ("HDEL", k, *fields))))
+
+
+def _hread(c: Host, key: Any, version: int | None, *args: Any) -> Flow[Any]:
+    k = c.make_and_validate_key(key, version=version)
+    return (yield from command(key, k, "hash", (args[0], k, *args[1:]), write=False))
+
+
+def _hkeys(c: Host, key: Any, version: int | None) -> Flow[list[str]]:
+    return [text(f) for f in (yield from _hread(c, key, version, "HKEYS"))]
+
+
+def _hincrby(c: Host, key: Any, field: str, amount: int, version: int | None) -> Flow[int]:
+    k = c.make_and_validate_key(key, version=version)
+    return int((yield from command(key, k, "hash", ("HINCRBY", k, field, amount),
+                                   idempotent=False)))
+
+
+class HashMixin(Host):
+    """``hset hget hgetall hdel hlen hkeys hexists hincrby`` and their ``a`` twins."""
+
+    def hset(self, key: Any, field: str, value: Any, version: int | None = None) -> int:
+        """Set one field; 1 if the field is new, 0 if it was overwritten."""
+        return drive(self._router, _hset(self, key, field, value, version))
+
+    async def ahset(self, key: Any, field: str, value: Any, version: int | None = None) -> int:
+        return await adrive(self._router, _hset(self, key, field, value, version))
+
+    def hget(self, key: Any, field: str, default: Any = None,
+             version: int | None = None) -> Any:
+        """The field's value, or ``default`` if the field or the key is missing."""
+        return drive(self._router, _hget(self, key, field, default, version))
+
+    async def ahget(self, key: Any, field: str, default: Any = None,
+                    version: int | None = None) -> Any:
+        return await adrive(self._router, _hget(self, key, field, default, version))
+
+    def hgetall(self, key: Any, version: int | None = None) -> dict[str, Any]:
+        """Every field and value (``{}`` for a missing key)."""
+        return drive(self._router, _hgetall(self, key, version))
+
+    async def ahgetall(self, key: Any, version: int | None = None) -> dict[str, Any]:
+        return await adrive(self._router, _hgetall(self, key, version))
+
+    def hdel(self, key: Any, *fields: str, version: int | None = None) -> int:
+        """Delete fields; how many existed."""
+        return drive(self._router, _hdel(self, key, fields, version))
+
+    async def ahdel(self, key: Any, *fields: str, version: int | None = None) -> int:
+        return await adrive(self._router, _hdel(self, key, fields, version))
+
+    def hlen(self, key: Any, version: int | None = None) -> int:
+        """Number of fields (0 for a missing key)."""
+        return int(drive(self._router, _hread(self, key, version, "HLEN")))
+
+    async def ahlen(self, key: Any, version: int | None = None) -> int:
+        return int(await adrive(self._router, _hread(self, key, version, "HLEN")))
+
+    def hkeys(self, key: Any, version: int | None = None) -> list[str]:
+        """Field names ( [] for a missing key)."""
+        return drive(self._router, _hkeys(self, key, version))
+
+    async def ahkeys(self, key: Any, version: int | None = None) -> list[str]:
+        return await adrive(self._router, _hkeys(self, key, version))
+
+    def hexists(self, key: Any, field: str, version: int | None = None) -> bool:
+        """Whether the field exists."""
+        return bool(drive(self._router, _hread(self, key, version, "HEXISTS", field)))
+
+    async def ahexists(self, key: Any, field: str, version: int | None = None) -> bool:
+        return bool(await adrive(self._router, _hread(self, key, version, "HEXISTS", field)))
+
+    def hincrby(self, key: Any, field: str, amount: int = 1, version: int | None = None
+                ) -> int:
+        """Add ``amount`` to an integer field (missing: 0); the new value. Never replayed
+        by the retry policy after a possible send."""
+        return drive(self._router, _hincrby(self, key, field, amount, version))
+
+    async def ahincrby(self, key: Any, field: str, amount: int = 1,
+                       version: int | None = None) -> int:
+        return await adrive(self._router, _hincrby(self, key, field, amount, version))

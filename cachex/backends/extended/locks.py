@@ -1,0 +1,222 @@
+"""Distributed locks: one key holding a random token, set and checked by Lua scripts.
+
+A lock is a single key, so it is routed like any key (one node; one slot in a Cluster).
+Only the holder's token can release or extend it. Acquiring is replay-safe (the script
+answers "yours" when the key already holds our token), so a retried acquire after a lost
+reply does not lock us out. The waiting loop is the only sync/async twin.
+
+Not a consensus lock: after a failover that lost the key (asynchronous replication), a
+second holder is possible. Give locks a ``timeout`` so a crashed holder cannot keep one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from types import TracebackType
+from typing import Any
+
+from ...exceptions import LockError, LockNotOwned
+from ..flow import Flow, adrive, drive
+from ._common import Host, command
+
+ACQUIRE = (
+    "local v = redis.call('GET', KEYS[1]) "
+    "if v == ARGV[1] then return 1 end "
+    "if v then return 0 end "
+    "if ARGV[2] == '0' then redis.call('SET', KEYS[1], ARGV[1]) "
+    "else redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end "
+    "return 1"
+)
+RELEASE = (
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
+    "return 0"
+)
+EXTEND = (
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end "
+    "if ARGV[2] == '0' then redis.call('PERSIST', KEYS[1]) "
+    "else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end "
+    "return 1"
+)
+
+
+def lock_ms(timeout: float | None) -> int:
+    """Lock lifetime in ms for the scripts; ``0`` means no expiry."""
+    if timeout is None:
+        return 0
+    if timeout <= 0:
+        raise ValueError(f"a lock timeout must be positive seconds or None, not {timeout!r}")
+    return max(int(timeout * 1000), 1)
+
+
+class _LockState:
+    """Key, token and settings of one lock, with its three steps written as flows."""
+
+    def __init__(self, cache: Host, key: Any, timeout: float | None, sleep: float,
+                 blocking: bool, blocking_timeout: float | None, version: int | None) -> None:
+        self.name = key
+        self.key = cache.make_and_validate_key(key, version=version)
+        self.ms = lock_ms(timeout)
+        self.sleep = sleep
+        self.blocking = blocking
+        self.blocking_timeout = blocking_timeout
+        self.token: bytes | None = None
+        self._router = cache._router
+
+    def _eval(self, script: str, *args: Any, idempotent: bool = True) -> Flow[Any]:
+        return command(self.name, self.key, "string lock",
+                       ("EVAL", script, 1, self.key, *args), idempotent=idempotent)
+
+    def _try(self, token: bytes) -> Flow[bool]:
+        return bool((yield from self._eval(ACQUIRE, token, self.ms)))
+
+    def _release(self) -> Flow[None]:
+        token = self._held("release")
+        released = yield from self._eval(RELEASE, token)
+        self.token = None
+        if not released:
+            raise LockNotOwned(f"lock {self.name!r} ({self.key!r}) was released by its holder "
+                               "but had already expired or been taken by another holder")
+
+    def _extend(self, timeout: float | None) -> Flow[None]:
+        token = self._held("extend")
+        if not (yield from self._eval(EXTEND, token, lock_ms(timeout))):
+            raise LockNotOwned(f"cannot extend lock {self.name!r} ({self.key!r}): it "
+                               "expired or was taken by another holder")
+
+    def _owned(self) -> Flow[bool]:
+        if self.token is None:
+            return False
+        held = yield from command(self.name, self.key, "string lock", ("GET", self.key),
+                                  write=False)
+        return bool(held == self.token)
+
+    def _locked(self) -> Flow[bool]:
+        return bool((yield from command(self.name, self.key, "string lock",
+                                        ("EXISTS", self.key), write=False)))
+
+    def _held(self, action: str) -> bytes:
+        if self.token is None:
+            raise LockError(f"cannot {action} lock {self.name!r}: it is not held")
+        return self.token
+
+    def _plan(self, blocking: bool | None, blocking_timeout: float | None
+              ) -> tuple[bytes, bool, float | None]:
+        if self.token is not None:
+            raise LockError(f"lock {self.name!r} is already held by this object; release it "
+                            "first or use another lock object")
+        blocking = self.blocking if blocking is None else blocking
+        wait = self.blocking_timeout if blocking_timeout is None else blocking_timeout
+        deadline = None if wait is None else time.monotonic() + wait
+        return os.urandom(16).hex().encode(), blocking, deadline
+
+    def _pause(self, deadline: float | None) -> float | None:
+        """Seconds to sleep before the next attempt, or None to give up."""
+        if deadline is None:
+            return self.sleep
+        left = deadline - time.monotonic()
+        return None if left <= 0 else min(self.sleep, left)
+
+    def _timeout_error(self) -> LockError:
+        how = (f"within {self.blocking_timeout} s" if self.blocking else "without blocking")
+        return LockError(f"could not acquire lock {self.name!r} ({self.key!r}) {how}: "
+                         "another holder has it")
+
+
+class Lock(_LockState):
+    """A blocking lock; ``with cache.lock("k", timeout=10):`` acquires and releases."""
+
+    def acquire(self, blocking: bool | None = None, blocking_timeout: float | None = None
+                ) -> bool:
+        """True once held; False if non-blocking and taken, or ``blocking_timeout`` ran out."""
+        token, blocking, deadline = self._plan(blocking, blocking_timeout)
+        while True:
+            if drive(self._router, self._try(token)):
+                self.token = token
+                return True
+            pause = self._pause(deadline) if blocking else None
+            if pause is None:
+                return False
+            time.sleep(pause)
+
+    def release(self) -> None:
+        """Release; ``LockNotOwned`` if it expired or another holder has it now."""
+        drive(self._router, self._release())
+
+    def extend(self, timeout: float | None) -> None:
+        """Set the time left to ``timeout`` seconds (None: no expiry); must be held."""
+        drive(self._router, self._extend(timeout))
+
+    def owned(self) -> bool:
+        """True if this object holds the lock right now."""
+        return drive(self._router, self._owned())
+
+    def locked(self) -> bool:
+        """True if anyone holds the lock."""
+        return drive(self._router, self._locked())
+
+    def __enter__(self) -> Lock:
+        if not self.acquire():
+            raise self._timeout_error()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.release()
+
+
+class AsyncLock(_LockState):
+    """The asyncio lock; ``async with cache.alock("k", timeout=10):``. Waiting sleeps with
+    ``asyncio.sleep``, so other tasks run meanwhile."""
+
+    async def acquire(self, blocking: bool | None = None,
+                      blocking_timeout: float | None = None) -> bool:
+        token, blocking, deadline = self._plan(blocking, blocking_timeout)
+        while True:
+            if await adrive(self._router, self._try(token)):
+                self.token = token
+                return True
+            pause = self._pause(deadline) if blocking else None
+            if pause is None:
+                return False
+            await asyncio.sleep(pause)
+
+    async def release(self) -> None:
+        await adrive(self._router, self._release())
+
+    async def extend(self, timeout: float | None) -> None:
+        await adrive(self._router, self._extend(timeout))
+
+    async def owned(self) -> bool:
+        return await adrive(self._router, self._owned())
+
+    async def locked(self) -> bool:
+        return await adrive(self._router, self._locked())
+
+    async def __aenter__(self) -> AsyncLock:
+        if not await self.acquire():
+            raise self._timeout_error()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.release()
+
+
+class LockMixin(Host):
+    """``lock`` and ``alock``."""
+
+    def lock(self, key: Any, timeout: float | None = None,
+             blocking_timeout: float | None = None, sleep: float = 0.1, *,
+             blocking: bool = True, version: int | None = None) -> Lock:
+        """A lock on ``key`` (through the alias's prefix and version). ``timeout``: seconds
+        until it expires on its own (None: never); ``blocking_timeout``: how long acquire
+        waits (None: forever); ``sleep``: seconds between attempts."""
+        return Lock(self, key, timeout, sleep, blocking, blocking_timeout, version)
+
+    def alock(self, key: Any, timeout: float | None = None,
+              blocking_timeout: float | None = None, sleep: float = 0.1, *,
+              blocking: bool = True, version: int | None = None) -> AsyncLock:
+        """The asyncio twin of ``lock`` (an async context manager)."""
+        return AsyncLock(self, key, timeout, sleep, blocking, blocking_timeout, version)
