@@ -2,7 +2,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test test-fast lint type check docs bench bench-quick clean
+
+.PHONY: demo test test-compat test-fast lint type check docs bench bench-quick clean
 
 demo:            ## start a local lab of real servers and tour cachex on it
 	bash scripts/bootstrap.sh test,bench
@@ -11,6 +12,11 @@ demo:            ## start a local lab of real servers and tour cachex on it
 test:            ## the whole test suite against real servers (what CI runs)
 	bash scripts/bootstrap.sh test
 	$(PY) -m pytest $(PYTEST_ARGS)
+	bash scripts/compat.sh
+
+test-compat:     ## oldest and newest Python x Django pairs (part of `make test`)
+	bash scripts/bootstrap.sh test
+	bash scripts/compat.sh
 
 test-fast:       ## everything except Django's own suite
 	bash scripts/bootstrap.sh test
@@ -39,4 +45,4 @@ bench-quick:     ## quick benchmark run (under a minute)
 	$(PY) -m benchmarks --quick
 
 clean:
-	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache site
+	rm -rf $(VENV) .venv-compat-* .cache .pytest_cache .mypy_cache .ruff_cache site
