@@ -15,6 +15,7 @@ from django.core.cache.backends.base import (
     DEFAULT_TIMEOUT,
     MEMCACHE_MAX_KEY_LENGTH,
     BaseCache,
+    default_key_func,
 )
 
 from ..drivers import Driver
@@ -50,6 +51,10 @@ class CachexCache(ExtendedAPI, BaseCache):
         self._topology = state.router.topology
         self._encode = state.codec.encode
         self._decode = state.codec.decode
+        self._default_ms = expiry_ms(self.default_timeout)
+        # the batch key path applies only where make_key/validate_key are not customised
+        self._plain_keys = (type(self).make_key is BaseCache.make_key
+                            and type(self).validate_key is CachexCache.validate_key)
 
     # ---------------------------------------------------------------- helpers (pure)
     def validate_key(self, key: str) -> None:
@@ -60,7 +65,20 @@ class CachexCache(ExtendedAPI, BaseCache):
         super().validate_key(key)
 
     def _ms(self, timeout: Any) -> int | None:
-        return expiry_ms(self.default_timeout if timeout is DEFAULT_TIMEOUT else timeout)
+        return self._default_ms if timeout is DEFAULT_TIMEOUT else expiry_ms(timeout)
+
+    def _make_keys(self, keys: Iterable[Any], version: int | None) -> list[str]:
+        """Many keys at once: with Django's default key function, one prefix and one
+        validity check for the whole batch; any doubt falls back to Django's per-key path
+        (so its warnings are exactly Django's)."""
+        keys = list(keys)
+        if self._plain_keys and self.key_func is default_key_func:
+            prefix = f"{self.key_prefix}:{self.version if version is None else version}:"
+            made = [prefix + (k if type(k) is str else str(k)) for k in keys]
+            if not made or (len(max(made, key=len)) <= MEMCACHE_MAX_KEY_LENGTH
+                            and not _BAD_KEY_CHARS("".join(made))):
+                return made
+        return [self.make_and_validate_key(k, version=version) for k in keys]
 
     def _plan(self, keys: list[str], write: bool) -> list[Batch[Any]]:
         return self._topology.plan(keys, write=write)
@@ -135,24 +153,27 @@ class CachexCache(ExtendedAPI, BaseCache):
         return int(value)
 
     def _get_many(self, keys: Iterable[Any], version: int | None) -> Flow[dict[Any, Any]]:
-        keymap = {self.make_and_validate_key(key, version=version): key for key in keys}
+        keys = list(keys)
+        keymap = dict(zip(self._make_keys(keys, version), keys))
         if not keymap:
             return {}
         made = list(keymap)
         batches = self._plan(made, write=False)
         replies = yield Run(self._per_group(batches, "MGET"))
-        values = scatter(len(made), [g for b in batches for g in b.groups],
-                         [r for per_node in replies for r in per_node])
+        if len(batches) == 1 and len(batches[0].groups) == 1:
+            values = replies[0][0]  # one group holds every key in the caller's order
+        else:
+            values = scatter(len(made), [g for b in batches for g in b.groups],
+                             [r for per_node in replies for r in per_node])
         decode = self._decode
         return {keymap[k]: decode(raw, k) for k, raw in zip(made, values) if raw is not None}
 
     def _set_many(self, data: Mapping[Any, Any], timeout: Any, version: int | None
                   ) -> Flow[list[Any]]:
         # Encode everything before any I/O: an unpicklable value means nothing is written.
-        encoded = {}
-        for key, value in data.items():
-            k = self.make_and_validate_key(key, version=version)
-            encoded[k] = self._encode(value, k)
+        encode = self._encode
+        encoded = {k: encode(v, k) for k, v in zip(self._make_keys(data, version),
+                                                     data.values())}
         if not encoded:
             return []
         ms = self._ms(timeout)
@@ -165,7 +186,7 @@ class CachexCache(ExtendedAPI, BaseCache):
         return []
 
     def _delete_many(self, keys: Iterable[Any], version: int | None) -> Flow[None]:
-        made = [self.make_and_validate_key(key, version=version) for key in keys]
+        made = self._make_keys(keys, version)
         if made:
             yield Run(self._per_group(self._plan(made, write=True), "DEL"))
 
