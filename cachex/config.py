@@ -147,7 +147,7 @@ def _parse(alias: str, location: Any, options: Mapping[str, Any]) -> Settings:
             raise ConfigError(f"LOCATION uses {first_scheme}:// but OPTIONS['topology'] is "
                               f"{explicit!r}; remove one of them")
         endpoints, service, db = _parse_multi_host_url(urls[0], first_scheme, kind)
-        family = first_scheme.split("+")[0].rstrip("s")
+        family = "valkey" if first_scheme.startswith("valkey") else "redis"
         if kind == "cluster":
             if db not in (0, None):
                 raise ConfigError(f"Redis Cluster has only database 0, but LOCATION asks for "

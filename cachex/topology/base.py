@@ -58,6 +58,9 @@ class Topology(ABC):
 
     stale = False  # topologies with a server-side map (cluster) set this to re-read it
 
+    def note_unreachable(self, node: Any) -> None:  # noqa: B027 - optional hook
+        """``node`` cannot be reached or its circuit is open; nothing to do by default."""
+
     def refresh(self) -> None:  # noqa: B027 - optional hook, a no-op for most topologies
         """Re-read server-side routing state (the cluster slot map); nothing by default."""
 

@@ -3,14 +3,16 @@
 cachex keeps its own copy of the slot map (CLUSTER SLOTS) and talks to each node through a
 plain pooled client: a single-key command goes straight to the slot's owner, a multi-key
 request becomes one pipeline per node holding one command per slot. Anything the map got
-wrong (MOVED, ASK, TRYAGAIN during a slot migration or after a failover) is re-run key by key
-through the driver's own cluster client, which follows redirects, and the map is refreshed.
+wrong (MOVED, ASK, TRYAGAIN during a slot migration or after a failover) is re-run key by key,
+following the redirects here (ASK as an ``ASKING`` + command pipeline on the target, so both
+travel on one connection), and the map is refreshed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -35,6 +37,33 @@ def fallback_commands(command: Command) -> tuple[list[Command], Callable[[list[A
         return [command], lambda replies: replies[0]
     combine: Callable[[list[Any]], Any] = list if name == "MGET" else sum
     return [(single, key) for key in command[1:]], combine
+
+
+MAX_HOPS = 5  # redirects followed for one command (redis-py allows 16 in all)
+TRYAGAIN_PAUSE = 0.02  # seconds before re-asking after TRYAGAIN
+
+
+def redirect_of(exc: BaseException, driver: Driver) -> tuple[str | None, str]:
+    """("MOVED"|"ASK"|"TRYAGAIN", "host:port" or "") for a redirect error, else (None, "").
+
+    Plain (non-cluster) valkey-py clients raise a bare ResponseError whose text is the
+    server's reply ("ASK 3001 10.0.0.2:7001"); redis-py raises AskError/MovedError/
+    TryAgainError with the kind stripped from the text. Both are understood.
+    """
+    if not isinstance(exc, driver.response_error):
+        return None, ""
+    words = str(exc).split()
+    if isinstance(exc, driver.moved_error):
+        kind: str | None = "MOVED"
+    elif isinstance(exc, driver.ask_error):
+        kind = "ASK"
+    elif isinstance(exc, driver.try_again_error):
+        kind = "TRYAGAIN"
+    elif words and words[0] in ("MOVED", "ASK", "TRYAGAIN"):
+        kind = words[0]
+    else:
+        return None, ""
+    return kind, (words[-1] if kind != "TRYAGAIN" and words else "")
 
 
 class ClusterTopology(Topology):
@@ -114,8 +143,64 @@ class ClusterTopology(Topology):
 
     def note_redirect(self, exc: BaseException) -> None:
         """MOVED means the map is out of date (a failover or a finished migration)."""
-        if isinstance(exc, self.driver.moved_error):
+        if redirect_of(exc, self.driver)[0] == "MOVED":
             self.stale = True
+
+    def _follow(self, command: Command, exc: BaseException) -> Any:
+        """Re-run one single-key ``command`` that got a redirect, following MOVED/ASK."""
+        for _ in range(MAX_HOPS):
+            kind, addr = redirect_of(exc, self.driver)
+            self.note_redirect(exc)
+            if kind == "TRYAGAIN":  # keys of a multi-key command are mid-migration
+                time.sleep(TRYAGAIN_PAUSE)
+                addr = self.locate(str(command[1]))
+            client = self._endpoint_client(self.endpoint(addr))
+            if kind == "ASK":
+                pipe = client.pipeline(transaction=False)
+                pipe.execute_command("ASKING")
+                pipe.execute_command(*command)
+                reply = pipe.execute(raise_on_error=False)[1]
+            else:
+                try:
+                    reply = client.execute_command(*command)
+                except self.driver.response_error as error:
+                    reply = error
+            if not (isinstance(reply, Exception) and redirect_of(reply, self.driver)[0]):
+                if isinstance(reply, Exception):
+                    raise reply
+                return reply
+            exc = reply
+        raise exc
+
+    async def _afollow(self, command: Command, exc: BaseException) -> Any:
+        for _ in range(MAX_HOPS):
+            kind, addr = redirect_of(exc, self.driver)
+            self.note_redirect(exc)
+            if kind == "TRYAGAIN":
+                await asyncio.sleep(TRYAGAIN_PAUSE)
+                addr = self.locate(str(command[1]))
+            client = self._endpoint_aclient(self.endpoint(addr))
+            if kind == "ASK":
+                pipe = client.pipeline(transaction=False)
+                pipe.execute_command("ASKING")
+                pipe.execute_command(*command)
+                reply = (await pipe.execute(raise_on_error=False))[1]
+            else:
+                try:
+                    reply = await client.execute_command(*command)
+                except self.driver.response_error as error:
+                    reply = error
+            if not (isinstance(reply, Exception) and redirect_of(reply, self.driver)[0]):
+                if isinstance(reply, Exception):
+                    raise reply
+                return reply
+            exc = reply
+        raise exc
+
+    def note_unreachable(self, node: Any) -> None:
+        """A primary cannot be reached (or its circuit is open): a failover may have given
+        its slots to another node, so the next operation re-reads the slot map."""
+        self.stale = True
 
     # -- routing -----------------------------------------------------------------------
     def locate(self, key: str) -> Any:
@@ -197,14 +282,30 @@ class ClusterTopology(Topology):
         except self._node_down:
             self.stale = True
             raise
-        todo = self._needs_fallback(replies)
-        if todo:
-            cluster = self.cluster_client()
-            for i in todo:
-                singles, combine = fallback_commands(commands[i])
-                replies[i] = combine([cluster.execute_command(*c) for c in singles])
+        for i in self._needs_fallback(replies):
+            singles, combine = fallback_commands(commands[i])
+            replies[i] = combine([self._single(c) for c in singles])
         self._raise_errors(replies)
         return replies
+
+    def _single(self, command: Command) -> Any:
+        """One single-key command to its owner per the map, following redirects."""
+        client = self._endpoint_client(self.endpoint(self.locate(str(command[1]))))
+        try:
+            return client.execute_command(*command)
+        except self.driver.response_error as exc:
+            if redirect_of(exc, self.driver)[0] is None:
+                raise
+            return self._follow(command, exc)
+
+    async def _asingle(self, command: Command) -> Any:
+        client = self._endpoint_aclient(self.endpoint(self.locate(str(command[1]))))
+        try:
+            return await client.execute_command(*command)
+        except self.driver.response_error as exc:
+            if redirect_of(exc, self.driver)[0] is None:
+                raise
+            return await self._afollow(command, exc)
 
     def execute_many(self, batches: Sequence[tuple[Any, list[Command]]]
                      ) -> list[list[Any] | BaseException]:
@@ -214,12 +315,9 @@ class ClusterTopology(Topology):
                 if isinstance(result, self._node_down):
                     self.stale = True
                 continue
-            todo = self._needs_fallback(result)
-            if todo:
-                cluster = self.cluster_client()
-                for i in todo:
-                    singles, combine = fallback_commands(commands[i])
-                    result[i] = combine([cluster.execute_command(*c) for c in singles])
+            for i in self._needs_fallback(result):
+                singles, combine = fallback_commands(commands[i])
+                result[i] = combine([self._single(c) for c in singles])
         return results
 
     async def aexecute(self, node: Any, commands: list[Command]) -> list[Any]:
@@ -229,20 +327,17 @@ class ClusterTopology(Topology):
             self.stale = True
             await self.arefresh()
             raise
-        todo = self._needs_fallback(replies)
-        if todo:
-            cluster = self.acluster_client()
-            for i in todo:
-                singles, combine = fallback_commands(commands[i])
-                replies[i] = combine(list(await asyncio.gather(
-                    *(cluster.execute_command(*c) for c in singles))))
+        for i in self._needs_fallback(replies):
+            singles, combine = fallback_commands(commands[i])
+            replies[i] = combine(list(await asyncio.gather(
+                *(self._asingle(c) for c in singles))))
         self._raise_errors(replies)
         return replies
 
     def _needs_fallback(self, replies: list[Any]) -> list[int]:
         todo = []
         for i, reply in enumerate(replies):
-            if isinstance(reply, self._redirects):
+            if isinstance(reply, Exception) and redirect_of(reply, self.driver)[0]:
                 self.note_redirect(reply)
                 todo.append(i)
         return todo
@@ -272,12 +367,13 @@ class _Caller:
     def execute_command(self, *args: Any) -> Any:
         try:
             return self.client.execute_command(*args)
-        except self.topo._redirects as exc:
-            self.topo.note_redirect(exc)
-            return self.topo.cluster_client().execute_command(*args)
         except self.topo._node_down:
             self.topo.stale = True  # a failover may be under way: re-read the map next time
             raise
+        except self.topo.driver.response_error as exc:
+            if redirect_of(exc, self.topo.driver)[0] is None:
+                raise
+            return self.topo._follow(args, exc)
 
 
 class _ACaller(_Caller):
@@ -286,10 +382,11 @@ class _ACaller(_Caller):
     async def execute_command(self, *args: Any) -> Any:  # type: ignore[override]
         try:
             return await self.client.execute_command(*args)
-        except self.topo._redirects as exc:
-            self.topo.note_redirect(exc)
-            return await self.topo.acluster_client().execute_command(*args)
         except self.topo._node_down:
             self.topo.stale = True
             await self.topo.arefresh()
             raise
+        except self.topo.driver.response_error as exc:
+            if redirect_of(exc, self.topo.driver)[0] is None:
+                raise
+            return await self.topo._afollow(args, exc)

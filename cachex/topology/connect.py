@@ -7,6 +7,8 @@ from typing import Any
 from ..config import Endpoint, PoolOptions
 from ..drivers import Driver
 
+UNBOUNDED = 2**31
+
 
 def connection_kwargs(driver: Driver, endpoint: Endpoint, pool: PoolOptions, *,
                       asynchronous: bool) -> dict[str, Any]:
@@ -37,6 +39,7 @@ def connection_kwargs(driver: Driver, endpoint: Endpoint, pool: PoolOptions, *,
         else:
             kw["connection_class"] = (driver.async_connection if asynchronous
                                       else driver.connection)
-    if pool.max_connections is not None:
-        kw["max_connections"] = pool.max_connections
+    # redis-py 8 (8.1 here) caps an unconfigured pool at 100 connections and then fails
+    # the 101st concurrent command with "Too many connections"; valkey-py does not cap.
+    kw["max_connections"] = pool.max_connections or UNBOUNDED
     return kw
