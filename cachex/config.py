@@ -159,7 +159,7 @@ def _parse(alias: str, location: Any, options: Mapping[str, Any]) -> Settings:
                 "a sentinel LOCATION needs the service (primary group) name: "
                 f"'{first_scheme}://host:26379/<service>/<db>', e.g. '.../mymaster/0'"
             )
-        data = _with_db(endpoints, db or sentinel_opts.get("db") or 0)
+        data = _with_db(endpoints, db if db is not None else sentinel_opts.get("db") or 0)
         return _sentinel_settings(alias, data, service, pool, read_from_replicas,
                                   sentinel_opts, family)
 

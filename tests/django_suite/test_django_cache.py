@@ -27,7 +27,7 @@ BACKENDS = {
     ("redis", "async"): "tests.django_suite.async_routed.AsyncRoutedRedisCache",
     ("valkey", "async"): "tests.django_suite.async_routed.AsyncRoutedValkeyCache",
 }
-TOPOLOGIES = ["single", "sharded", "cluster"]
+TOPOLOGIES = ["single", "sharded", "cluster", "sentinel"]
 
 
 class CachexSuite(BaseCacheTests):  # type: ignore[misc]
