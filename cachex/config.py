@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -27,7 +27,7 @@ URL_PARAMS = ("db", "weight", "name")
 DJANGO_OPTIONS = ("MAX_ENTRIES", "CULL_FREQUENCY")
 OPTION_KEYS = (
     "topology", "retry", "failover", "serializer", "compressor", "compress_min_size",
-    "pickle_protocol", "pool", "read_from_replicas", "weights", "sentinel",
+    "pickle_protocol", "pool", "read_from_replicas", "weights", "sentinel", "wait_replicas",
 )
 POOL_KEYS = ("max_connections", "socket_timeout", "socket_connect_timeout",
              "socket_keepalive", "health_check_interval", "client_name", "ssl_cert_reqs",
@@ -96,13 +96,15 @@ class Settings:
     sentinel_password: str | None = field(default=None, repr=False)
     sentinel_socket_timeout: float | None = None
     scheme_family: str = "redis"
+    # (replicas, timeout ms): every write to the primary waits for that many replica acks
+    wait_replicas: tuple[int, int] | None = None
 
     @property
     def registry_key(self) -> tuple[Any, ...]:
         """Full connection settings: two aliases that differ in any of them never share a pool."""
         return (self.topology, self.endpoints, self.pool, self.read_from_replicas,
                 self.service, self.sentinel_username, self.sentinel_password,
-                self.sentinel_socket_timeout)
+                self.sentinel_socket_timeout, self.wait_replicas)
 
 
 def fail(alias: str, problem: str, fix: str) -> ImproperlyConfigured:
@@ -112,9 +114,33 @@ def fail(alias: str, problem: str, fix: str) -> ImproperlyConfigured:
 def parse_settings(alias: str, location: Any, options: Mapping[str, Any]) -> Settings:
     """Validate one alias's LOCATION and OPTIONS, raising ImproperlyConfigured naming ``alias``."""
     try:
-        return _parse(alias, location, options)
+        settings = _parse(alias, location, options)
+        wait = _parse_wait(options.get("wait_replicas"))
     except ConfigError as exc:
         raise ImproperlyConfigured(f"cachex cache {alias!r}: {exc}") from None
+    if wait is None:
+        return settings
+    if settings.topology not in ("replicated", "sentinel"):
+        raise fail(alias, f"OPTIONS['wait_replicas'] needs replicas, and the "
+                   f"{settings.topology} topology has none here",
+                   "Use it with the 'replicated' or 'sentinel' topology, or remove it.")
+    return replace(settings, wait_replicas=wait)
+
+
+def _parse_wait(raw: Any) -> tuple[int, int] | None:
+    """``wait_replicas``: N, or {"count": N, "timeout": seconds} (default 0.5 s)."""
+    if raw is None:
+        return None
+    spec = raw if isinstance(raw, Mapping) else {"count": raw}
+    unknown = [k for k in spec if k not in ("count", "timeout")]
+    if unknown:
+        raise ConfigError(f"unknown OPTIONS['wait_replicas'] key {unknown[0]!r}; "
+                          "accepted: count, timeout")
+    count, timeout = spec.get("count"), spec.get("timeout", 0.5)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ConfigError(f"OPTIONS['wait_replicas'] needs a replica count >= 1, got {count!r}")
+    _number(timeout, "OPTIONS['wait_replicas']['timeout']", allow_none=False)
+    return count, max(1, int(timeout * 1000))
 
 
 def _parse(alias: str, location: Any, options: Mapping[str, Any]) -> Settings:

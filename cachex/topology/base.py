@@ -34,6 +34,9 @@ class Topology(ABC):
         # Sync clients live here; the topology itself is process-wide (one per settings).
         self._sync: dict[str, Any] = {}
         self._token = next(_tokens)
+        wait = settings.wait_replicas
+        self._ack: tuple[Any, ...] | None = ("WAIT", *wait) if wait else None
+        self._ack_nodes: frozenset[Any] = frozenset()  # set by replica topologies
 
     # -- single-key routing ------------------------------------------------------------
     @abstractmethod
@@ -67,24 +70,43 @@ class Topology(ABC):
     async def arefresh(self) -> None:  # noqa: B027
         """Async twin of ``refresh``."""
 
+    def _acked(self, node: Any, commands: list[tuple[Any, ...]]
+               ) -> tuple[list[tuple[Any, ...]], bool]:
+        """``commands`` plus WAIT when writes to ``node`` must reach replicas first."""
+        if self._ack is not None and node in self._ack_nodes:
+            return [*commands, self._ack], True
+        return commands, False
+
+    def _acking(self, client: Any, write: bool, asynchronous: bool) -> Any:
+        """The primary's client for single-key writes, with WAIT when configured."""
+        if self._ack is None or not write:
+            return client
+        from .acks import AckingClient, AsyncAckingClient
+
+        return (AsyncAckingClient if asynchronous else AckingClient)(client, self._ack)
+
     def execute(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
         """Run ``commands`` on ``node`` in one round-trip (a pipeline when more than one)."""
         client = self.node_client(node)
+        commands, acked = self._acked(node, commands)
         if len(commands) == 1:
             return [client.execute_command(*commands[0])]
         pipe = client.pipeline(transaction=False)
         for command in commands:
             pipe.execute_command(*command)
-        return pipe.execute()  # type: ignore[no-any-return]
+        replies = pipe.execute()
+        return replies[:-1] if acked else replies  # type: ignore[no-any-return]
 
     async def aexecute(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
         client = self.anode_client(node)
+        commands, acked = self._acked(node, commands)
         if len(commands) == 1:
             return [await client.execute_command(*commands[0])]
         pipe = client.pipeline(transaction=False)
         for command in commands:
             pipe.execute_command(*command)
-        return await pipe.execute()  # type: ignore[no-any-return]
+        replies = await pipe.execute()
+        return replies[:-1] if acked else replies  # type: ignore[no-any-return]
 
     def execute_many(self, batches: Sequence[tuple[Any, list[tuple[Any, ...]]]]
                      ) -> list[list[Any] | BaseException]:
@@ -96,12 +118,13 @@ class Topology(ABC):
         connection; the caller decides what to retry.
         """
         results: list[list[Any] | BaseException] = [[] for _ in batches]
-        inflight: list[tuple[int, Any, Any, Any, list[tuple[Any, ...]]]] = []
+        inflight: list[tuple[int, Any, Any, Any, list[tuple[Any, ...]], bool]] = []
         try:
-            for i, (node, commands) in enumerate(batches):
+            for i, (node, node_commands) in enumerate(batches):
                 client = self.node_client(node)
                 pool = client.connection_pool
                 conn = None
+                commands, acked = self._acked(node, node_commands)
                 try:
                     conn = self.driver.checkout(pool)
                     conn.send_packed_command(conn.pack_commands(commands))
@@ -111,9 +134,9 @@ class Topology(ABC):
                         pool.release(conn)
                     results[i] = exc
                     continue
-                inflight.append((i, client, pool, conn, commands))
+                inflight.append((i, client, pool, conn, commands, acked))
             while inflight:
-                i, client, pool, conn, commands = inflight[0]
+                i, client, pool, conn, commands, acked = inflight[0]
                 replies: list[Any] = []
                 try:
                     for command in commands:
@@ -121,14 +144,14 @@ class Topology(ABC):
                             replies.append(client.parse_response(conn, command[0]))
                         except self.driver.response_error as exc:
                             replies.append(exc)
-                    results[i] = replies
+                    results[i] = replies[:-1] if acked else replies
                 except self.driver.base_error as exc:
                     conn.disconnect()
                     results[i] = exc
                 inflight.pop(0)
                 pool.release(conn)
         finally:  # interrupted (e.g. KeyboardInterrupt): unread replies make conns unusable
-            for _, _, pool, conn, _ in inflight:
+            for _, _, pool, conn, _, _ in inflight:
                 conn.disconnect()
                 pool.release(conn)
         return results

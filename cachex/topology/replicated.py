@@ -1,7 +1,8 @@
 """Django's own multi-server layout: the first URL takes writes, the others serve reads.
 
 Like Django's RedisCache, a read goes to a randomly chosen replica; replication is
-asynchronous, so a read right after a write may not see it yet.
+asynchronous, so a read right after a write may not see it yet — unless
+``OPTIONS["wait_replicas"]`` makes each write wait for the replicas' acknowledgement.
 """
 
 from __future__ import annotations
@@ -23,15 +24,16 @@ class ReplicatedTopology(Topology):
         super().__init__(settings, driver)
         self.primary, *self.replicas = settings.endpoints
         self.by_id = {e.identity: e for e in settings.endpoints}
+        self._ack_nodes = frozenset({self.primary.identity})
 
     def _pick(self, write: bool) -> Any:
         return self.primary if write else random.choice(self.replicas)
 
     def client(self, key: str, write: bool = True) -> Any:
-        return self._endpoint_client(self._pick(write))
+        return self._acking(self._endpoint_client(self._pick(write)), write, False)
 
     def aclient(self, key: str, write: bool = True) -> Any:
-        return self._endpoint_aclient(self._pick(write))
+        return self._acking(self._endpoint_aclient(self._pick(write)), write, True)
 
     def plan(self, keys: Sequence[str], write: bool = False) -> list[Batch[Any]]:
         return single_batch(self._pick(write).identity, keys)

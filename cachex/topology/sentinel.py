@@ -141,6 +141,7 @@ class SentinelTopology(Topology):
             raise ValueError("a sentinel topology needs a service name")
         self.service: str = settings.service
         self._read_role = REPLICA if settings.read_from_replicas else PRIMARY
+        self._ack_nodes = frozenset({PRIMARY})
         self._manager: Any = None
         self._lock = threading.Lock()
 
@@ -149,10 +150,10 @@ class SentinelTopology(Topology):
         return PRIMARY if write else self._read_role
 
     def client(self, key: str, write: bool = True) -> Any:
-        return self.node_client(self._role(write))
+        return self._acking(self.node_client(self._role(write)), write, False)
 
     def aclient(self, key: str, write: bool = True) -> Any:
-        return self.anode_client(self._role(write))
+        return self._acking(self.anode_client(self._role(write)), write, True)
 
     def plan(self, keys: Sequence[str], write: bool = False) -> list[Batch[Any]]:
         return single_batch(self._role(write), keys)

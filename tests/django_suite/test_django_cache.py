@@ -27,7 +27,7 @@ BACKENDS = {
     ("redis", "async"): "tests.django_suite.async_routed.AsyncRoutedRedisCache",
     ("valkey", "async"): "tests.django_suite.async_routed.AsyncRoutedValkeyCache",
 }
-TOPOLOGIES = ["single", "sharded", "cluster", "sentinel"]
+TOPOLOGIES = ["single", "sharded", "cluster", "sentinel", "replicated"]
 
 
 class CachexSuite(BaseCacheTests):  # type: ignore[misc]
@@ -38,7 +38,8 @@ class CachexSuite(BaseCacheTests):  # type: ignore[misc]
     @classmethod
     def setUpClass(cls) -> None:
         base = {"BACKEND": BACKENDS[(cls.driver, cls.mode)],
-                "LOCATION": labs.location(cls.topology)}
+                "LOCATION": labs.location(cls.topology),
+                "OPTIONS": labs.options(cls.topology)}
         cls._overridden_settings = {
             "CACHES": caches_setting_for_tests(base=base, exclude={"cull", "zero_cull"}),
         }

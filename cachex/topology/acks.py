@@ -1,0 +1,37 @@
+"""Read-your-writes on replica topologies: a write travels with ``WAIT n timeout``.
+
+With ``OPTIONS["wait_replicas"]``, every command sent to the primary is pipelined with WAIT,
+so the reply comes back only once ``n`` replicas have the write (or the timeout passed —
+WAIT never fails, so a slow replica delays the write by at most the timeout). One
+round-trip, as before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AckingClient:
+    """A primary's sync client whose single commands wait for replica acknowledgement."""
+
+    __slots__ = ("client", "wait")
+
+    def __init__(self, client: Any, wait: tuple[Any, ...]) -> None:
+        self.client = client
+        self.wait = wait
+
+    def execute_command(self, *args: Any) -> Any:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.execute_command(*args)
+        pipe.execute_command(*self.wait)
+        return pipe.execute()[0]
+
+
+class AsyncAckingClient(AckingClient):
+    __slots__ = ()
+
+    async def execute_command(self, *args: Any) -> Any:  # type: ignore[override]
+        pipe = self.client.pipeline(transaction=False)
+        pipe.execute_command(*args)
+        pipe.execute_command(*self.wait)
+        return (await pipe.execute())[0]
