@@ -7,6 +7,7 @@ No thread pools are involved in the async API.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
@@ -35,6 +36,14 @@ INCR_SCRIPT = (
     "if redis.call('EXISTS', KEYS[1]) == 1 then "
     "return redis.call('INCRBY', KEYS[1], ARGV[1]) end return false"
 )
+INCR_SHA = hashlib.sha1(INCR_SCRIPT.encode()).hexdigest()
+
+
+def _no_script(exc: BaseException) -> bool:
+    """The server does not have the script cached yet (NOSCRIPT): nothing ran, send it."""
+    cause = exc.__cause__ or exc
+    return type(cause).__name__ == "NoScriptError" or str(cause).startswith(
+        ("NOSCRIPT", "No matching script"))
 
 
 class CachexCache(ExtendedAPI, BaseCache):
@@ -147,7 +156,12 @@ class CachexCache(ExtendedAPI, BaseCache):
 
     def _incr(self, key: Any, delta: int, version: int | None) -> Flow[int]:
         k = self.make_and_validate_key(key, version=version)
-        value = yield Call(k, ("EVAL", INCR_SCRIPT, 1, k, delta), idempotent=False)
+        try:  # the script by its digest; sent in full only when the server lacks it
+            value = yield Call(k, ("EVALSHA", INCR_SHA, 1, k, delta), idempotent=False)
+        except CommandError as exc:
+            if not _no_script(exc):
+                raise
+            value = yield Call(k, ("EVAL", INCR_SCRIPT, 1, k, delta), idempotent=False)
         if value is None:
             raise ValueError(f"Key '{key}' not found.")
         return int(value)
