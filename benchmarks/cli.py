@@ -14,6 +14,7 @@ import dataclasses
 import fnmatch
 import gc
 import os
+import shutil
 import sys
 import time
 import warnings
@@ -34,6 +35,7 @@ from benchmarks.workloads import Workload, catalogue
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 DOC = HERE.parent / "docs" / "benchmarks.md"
+DOC_IMG = HERE.parent / "docs" / "img"
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -260,6 +262,10 @@ def _write(rep: dict[str, Any], args: argparse.Namespace) -> None:
     (out / f"{stem}.txt").write_text(report.render_text(rep) + "\n")
     print(f"\nwrote {out / stem}.json, .txt" + ("" if problem else ", .png"))
     if rep["mode"] == "full" and not rep["only"] and not args.no_docs and out == RESULTS:
-        rel = None if problem else f"../benchmarks/results/{png.name}"
+        rel = None
+        if not problem:  # the docs site only sees docs/: keep a copy of the chart there
+            DOC_IMG.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(png, DOC_IMG / png.name)
+            rel = f"img/{png.name}"
         if report.update_docs(DOC, report.render_markdown(rep, rel)):
             print(f"refreshed the results section of {DOC}")
