@@ -228,10 +228,17 @@ def _raw_single(group: str, name: str, prefixes: _Prefixes, url: str, driver: st
                      baseline=baseline, build=build, abuild=abuild)
 
 
+# Like for like: every peer and the raw drivers read without a socket timeout by default
+# (redis-py, Django's RedisCache, django-redis), so cachex is measured the same way. Its own
+# default read timeout (2 s) is measured beside it as "cachex[redis] 2s-timeout".
+LIKE_FOR_LIKE = {"pool": {"socket_timeout": None}}
+
+
 def _cachex_pair(group: str, prefixes: _Prefixes, location: Any,
                  options: dict[str, Any] | None = None) -> list[Contender]:
+    merged = {**LIKE_FOR_LIKE, **(options or {})}
     return [_django(group, f"cachex[{drv}]", "cachex", prefixes, CACHEX[drv], location,
-                    options) for drv in ("redis", "valkey")]
+                    merged) for drv in ("redis", "valkey")]
 
 
 def _single(labs: Labs, prefixes: _Prefixes) -> list[Contender]:
@@ -244,6 +251,8 @@ def _single(labs: Labs, prefixes: _Prefixes) -> list[Contender]:
         _raw_single(g, "valkey-py", prefixes, url, "valkey", False,
                     "valkey.Valkey / valkey.asyncio.Valkey + pickle"),
         *_cachex_pair(g, prefixes, url),
+        _django(g, "cachex[redis] 2s-timeout", "cachex", prefixes, CACHEX["redis"], url,
+                what="cachex RedisCache with its default OPTIONS (2 s socket read timeout)"),
         _django(g, "django", "peer", prefixes, DJANGO, url,
                 what="Django's built-in RedisCache (async = sync_to_async)"),
         _django(g, "django-redis", "peer", prefixes, DJANGO_REDIS, url,
