@@ -47,3 +47,15 @@ def sent_before_failure(exc: BaseException) -> bool:
         return False
     text = str(exc.__cause__ or exc)
     return not ("connecting to" in text or "Timeout connecting" in text)
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether a failure shows the node cannot be reached *now* (what the circuit breaker
+    counts): a connect that failed, or a command that timed out. A reset or closed pooled
+    connection is not counted by itself: it is often a stale connection from before a
+    restart, and the retry's fresh connect tells whether the node is really gone.
+    """
+    if isinstance(exc, NodeUnavailable) or not isinstance(exc, ConnectionFailed):
+        return False
+    return isinstance(exc, CommandTimeout) or not sent_before_failure(exc)
+

@@ -21,6 +21,7 @@ from django.core.cache.backends.base import (
 
 from ..drivers import Driver
 from ..exceptions import CommandError
+from ..policy import FailedReplies
 from ..router import NodeCommands
 from ..routing import Batch, scatter
 from .extended import ExtendedAPI
@@ -99,25 +100,25 @@ class CachexCache(ExtendedAPI, BaseCache):
     # ---------------------------------------------------------------- flows (logic once)
     def _get(self, key: Any, default: Any, version: int | None) -> Flow[Any]:
         k = self.make_and_validate_key(key, version=version)
-        raw = yield Call(k, ("GET", k), write=False)
+        raw = yield Call(k, ("GET", k), write=False, degradable=True)
         return default if raw is None else self._decode(raw, k)
 
     def _set(self, key: Any, value: Any, timeout: Any, version: int | None) -> Flow[None]:
         k = self.make_and_validate_key(key, version=version)
         v = self._encode(value, k)
         ms = self._ms(timeout)
-        yield Call(k, ("DEL", k) if ms == GONE else set_args(k, v, ms))
+        yield Call(k, ("DEL", k) if ms == GONE else set_args(k, v, ms), degradable=True)
 
     def _add(self, key: Any, value: Any, timeout: Any, version: int | None) -> Flow[bool]:
         k = self.make_and_validate_key(key, version=version)
         v = self._encode(value, k)
         ms = self._ms(timeout)
         if ms == GONE:  # Django: True if it would have been added, but nothing stays
-            added = yield Call(k, ("SET", k, v, "NX"), idempotent=False)
+            added = yield Call(k, ("SET", k, v, "NX"), idempotent=False, degradable=True)
             if added:
-                yield Call(k, ("DEL", k))
+                yield Call(k, ("DEL", k), degradable=True)
             return bool(added)
-        added = yield Call(k, (*set_args(k, v, ms), "NX"), idempotent=False)
+        added = yield Call(k, (*set_args(k, v, ms), "NX"), idempotent=False, degradable=True)
         return bool(added)
 
     def _get_or_set(self, key: Any, default: Any, timeout: Any, version: int | None
@@ -126,13 +127,13 @@ class CachexCache(ExtendedAPI, BaseCache):
         # both twins: Django 6 routes aget_or_set through a thread when get_or_set is
         # overridden, which would defeat the native async path.
         k = self.make_and_validate_key(key, version=version)
-        raw = yield Call(k, ("GET", k), write=False)
+        raw = yield Call(k, ("GET", k), write=False, degradable=True)
         if raw is not None:
             return self._decode(raw, k)
         if callable(default):
             default = default()
         yield from self._add(key, default, timeout, version)
-        raw = yield Call(k, ("GET", k), write=False)
+        raw = yield Call(k, ("GET", k), write=False, degradable=True)
         return default if raw is None else self._decode(raw, k)
 
     def _touch(self, key: Any, timeout: Any, version: int | None) -> Flow[bool]:
@@ -140,19 +141,19 @@ class CachexCache(ExtendedAPI, BaseCache):
         ms = self._ms(timeout)
         if ms is None:  # PERSIST answers 0 for a key without expiry; we answer "exists"
             node = self._topology.locate(k)
-            _, exists = (yield Run([(node, [("PERSIST", k), ("EXISTS", k)])]))[0]
+            _, exists = (yield Run([(node, [("PERSIST", k), ("EXISTS", k)])], degradable=True))[0]
             return bool(exists)
         if ms == GONE:
-            return bool((yield Call(k, ("DEL", k))))
-        return bool((yield Call(k, ("PEXPIRE", k, ms))))
+            return bool((yield Call(k, ("DEL", k), degradable=True)))
+        return bool((yield Call(k, ("PEXPIRE", k, ms), degradable=True)))
 
     def _delete(self, key: Any, version: int | None) -> Flow[bool]:
         k = self.make_and_validate_key(key, version=version)
-        return bool((yield Call(k, ("DEL", k))))
+        return bool((yield Call(k, ("DEL", k), degradable=True)))
 
     def _has_key(self, key: Any, version: int | None) -> Flow[bool]:
         k = self.make_and_validate_key(key, version=version)
-        return bool((yield Call(k, ("EXISTS", k), write=False)))
+        return bool((yield Call(k, ("EXISTS", k), write=False, degradable=True)))
 
     def _incr(self, key: Any, delta: int, version: int | None) -> Flow[int]:
         k = self.make_and_validate_key(key, version=version)
@@ -173,7 +174,7 @@ class CachexCache(ExtendedAPI, BaseCache):
             return {}
         made = list(keymap)
         batches = self._plan(made, write=False)
-        replies = yield Run(self._per_group(batches, "MGET"))
+        replies = yield Run(self._per_group(batches, "MGET"), degradable=True)
         if len(batches) == 1 and len(batches[0].groups) == 1:
             values = replies[0][0]  # one group holds every key in the caller's order
         else:
@@ -186,23 +187,26 @@ class CachexCache(ExtendedAPI, BaseCache):
                   ) -> Flow[list[Any]]:
         # Encode everything before any I/O: an unpicklable value means nothing is written.
         encode = self._encode
-        encoded = {k: encode(v, k) for k, v in zip(self._make_keys(data, version),
-                                                     data.values())}
+        made = self._make_keys(data, version)
+        encoded = {k: encode(v, k) for k, v in zip(made, data.values())}
         if not encoded:
             return []
         ms = self._ms(timeout)
         batches = self._plan(list(encoded), write=True)
         if ms == GONE:
-            yield Run(self._per_group(batches, "DEL"))
+            replies = yield Run(self._per_group(batches, "DEL"), degradable=True)
         else:
-            yield Run([(b.node, [set_args(k, encoded[k], ms) for k in b.keys])
-                       for b in batches])
-        return []
+            replies = yield Run([(b.node, [set_args(k, encoded[k], ms) for k in b.keys])
+                                 for b in batches], degradable=True)
+        # Django's contract: return the keys that were not stored (a node failed open)
+        dropped = {k for b, r in zip(batches, replies) if isinstance(r, FailedReplies)
+                   for k in b.keys}
+        return [key for key, k in zip(data, made) if k in dropped] if dropped else []
 
     def _delete_many(self, keys: Iterable[Any], version: int | None) -> Flow[None]:
         made = self._make_keys(keys, version)
         if made:
-            yield Run(self._per_group(self._plan(made, write=True), "DEL"))
+            yield Run(self._per_group(self._plan(made, write=True), "DEL"), degradable=True)
 
     def _clear(self) -> Flow[None]:
         yield Run([(node, [("FLUSHDB",)]) for node in self._topology.primaries()])
@@ -277,6 +281,12 @@ class CachexCache(ExtendedAPI, BaseCache):
     def close(self, **kwargs: Any) -> None:
         """Nothing to do per request: pools are process-wide and connections go back to
         them after every command (the same as Django's RedisCache)."""
+
+    def policy_stats(self) -> dict[str, int]:
+        """What this alias's retry/failover policy did so far (retries, give-ups, circuit
+        opens/closes, short circuits, reroutes, fail-open events); shared by every
+        instance of the alias. See docs/policies.md."""
+        return self._router.stats.snapshot()
 
     def disconnect(self) -> None:
         """Close this alias's sync connections now (they reopen on next use)."""

@@ -24,6 +24,8 @@ class Call:
     args: tuple[Any, ...]
     write: bool = True
     idempotent: bool = True
+    # may the failover policy turn a dead node into a neutral reply (a miss, a dropped write)?
+    degradable: bool = False
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class Run:
 
     batches: list[NodeCommands]
     idempotent: bool = True
+    degradable: bool = False
 
 
 Step = Union[Call, Run]  # noqa: UP007 - a runtime alias; `|` needs 3.10+ objects here too
@@ -52,9 +55,10 @@ def drive(router: Router, flow: Flow[T]) -> T:
         try:
             if isinstance(step, Call):
                 reply = router.call(step.key, *step.args, write=step.write,
-                                    idempotent=step.idempotent)
+                                    idempotent=step.idempotent, degradable=step.degradable)
             else:
-                reply = router.run(step.batches, idempotent=step.idempotent)
+                reply = router.run(step.batches, idempotent=step.idempotent,
+                                   degradable=step.degradable)
         except Exception as exc:  # handed to the flow, which decides
             error = exc
 
@@ -73,8 +77,10 @@ async def adrive(router: Router, flow: Flow[T]) -> T:
         try:
             if isinstance(step, Call):
                 reply = await router.acall(step.key, *step.args, write=step.write,
-                                           idempotent=step.idempotent)
+                                           idempotent=step.idempotent,
+                                           degradable=step.degradable)
             else:
-                reply = await router.arun(step.batches, idempotent=step.idempotent)
+                reply = await router.arun(step.batches, idempotent=step.idempotent,
+                                          degradable=step.degradable)
         except Exception as exc:
             error = exc

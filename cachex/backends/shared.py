@@ -16,7 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from ..codec import Codec
 from ..config import Settings, parse_settings
 from ..drivers import Driver
-from ..policy import RetryPolicy, parse_retry
+from ..policy import build_policy
 from ..router import Router
 from ..topology import topology_for
 
@@ -51,7 +51,7 @@ def _build(driver: Driver, location: Any, params: Mapping[str, Any]) -> AliasSta
     settings = parse_settings(alias, location, options)
     try:
         codec = Codec.from_options(options)
-        policy = RetryPolicy(parse_retry(options.get("retry")), alias)
+        policy = build_policy(options, alias, settings.topology)
     except (ValueError, ImportError) as exc:  # ImportError: an optional codec library
         raise ImproperlyConfigured(f"cachex cache {alias!r}: {exc}") from None
     return AliasState(alias, settings, codec, Router(topology_for(settings, driver), policy))

@@ -16,10 +16,11 @@ import weakref
 from collections.abc import AsyncGenerator, Callable, Hashable
 from typing import Any
 
+
 class LoopClients:
     """The async clients of one event loop, closed from inside that loop at shutdown."""
 
-    __slots__ = ("clients", "closer", "swept", "__weakref__")
+    __slots__ = ("__weakref__", "clients", "closer", "swept")
 
     def __init__(self) -> None:
         self.clients: dict[Hashable, Any] = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from ..config import Settings
@@ -19,9 +19,12 @@ class ShardedTopology(Topology):
         self.endpoints = {e.identity: e for e in settings.endpoints}
         self.ring = Ring([RingNode(e.identity, e.weight) for e in settings.endpoints])
         self._node_for = self.ring.node_for
+        self._without: dict[frozenset[str], Ring | None] = {}
 
     def client(self, key: str, write: bool = True) -> Any:
-        return self._endpoint_client(self.endpoints[self._node_for(key)])
+        node = self._node_for(key)
+        client = self._sync.get(node)
+        return client if client is not None else self._endpoint_client(self.endpoints[node])
 
     def aclient(self, key: str, write: bool = True) -> Any:
         return self._endpoint_aclient(self.endpoints[self._node_for(key)])
@@ -40,6 +43,20 @@ class ShardedTopology(Topology):
 
     def locate(self, key: str) -> Any:
         return self._node_for(key)
+
+    def fallback_node(self, key: str, down: Collection[str]) -> str | None:
+        """Where ``key`` goes while the nodes in ``down`` are out: the next node on the ring
+        (None when every node is down). Used by the failover policy's ``reroute`` mode."""
+        gone = frozenset(down)
+        if not gone:
+            return self._node_for(key)  # type: ignore[no-any-return]
+        try:
+            ring = self._without[gone]
+        except KeyError:
+            if len(self._without) > 64:  # a handful of outage combinations at most
+                self._without.clear()
+            ring = self._without[gone] = self.ring.without(list(gone))
+        return None if ring is None else ring.node_for(key)
 
     def disconnect(self) -> None:
         self._disconnect_endpoints(list(self.endpoints.values()))
