@@ -78,9 +78,10 @@ def test_idempotency_flags(monkeypatch: pytest.MonkeyPatch, cache: Any, mode: st
     name = "call" if mode == "sync" else "acall"
     real = getattr(router, name)
 
-    def spy(key: str, *cmd: Any, write: bool = True, idempotent: bool = True) -> Any:
+    def spy(key: str, *cmd: Any, write: bool = True, idempotent: bool = True,
+            **kw: Any) -> Any:
         seen.append(idempotent)
-        return real(key, *cmd, write=write, idempotent=idempotent)
+        return real(key, *cmd, write=write, idempotent=idempotent, **kw)
 
     monkeypatch.setattr(router, name, spy)
     getattr(Api(cache, mode, loop), method)(*args)
@@ -92,9 +93,10 @@ def test_rename_is_not_replayed(monkeypatch: pytest.MonkeyPatch, cache: Any) -> 
     seen: list[tuple[Any, bool]] = []
     real = cache._router.call
 
-    def spy(key: str, *cmd: Any, write: bool = True, idempotent: bool = True) -> Any:
+    def spy(key: str, *cmd: Any, write: bool = True, idempotent: bool = True,
+            **kw: Any) -> Any:
         seen.append((cmd[0], idempotent))
-        return real(key, *cmd, write=write, idempotent=idempotent)
+        return real(key, *cmd, write=write, idempotent=idempotent, **kw)
 
     cache.set("{t}a", 1)
     monkeypatch.setattr(cache._router, "call", spy)
