@@ -98,17 +98,6 @@ class CachexCache(ExtendedAPI, BaseCache):
         return [(b.node, [(name, *g.keys) for g in b.groups]) for b in batches]
 
     # ---------------------------------------------------------------- flows (logic once)
-    def _get(self, key: Any, default: Any, version: int | None) -> Flow[Any]:
-        k = self.make_and_validate_key(key, version=version)
-        raw = yield Call(k, ("GET", k), write=False, degradable=True)
-        return default if raw is None else self._decode(raw, k)
-
-    def _set(self, key: Any, value: Any, timeout: Any, version: int | None) -> Flow[None]:
-        k = self.make_and_validate_key(key, version=version)
-        v = self._encode(value, k)
-        ms = self._ms(timeout)
-        yield Call(k, ("DEL", k) if ms == GONE else set_args(k, v, ms), degradable=True)
-
     def _add(self, key: Any, value: Any, timeout: Any, version: int | None) -> Flow[bool]:
         k = self.make_and_validate_key(key, version=version)
         v = self._encode(value, k)
@@ -234,12 +223,24 @@ class CachexCache(ExtendedAPI, BaseCache):
         return version + delta
 
     # ---------------------------------------------------------------- Django API, sync
+    # get/set (and their twins) are the hottest calls: they skip the flow machinery
+    # (~2.5 us a call) and call the router directly.
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        return drive(self._router, self._get(key, default, version))
+        if self._topology.stale:
+            self._topology.refresh()
+        k = self.make_and_validate_key(key, version=version)
+        raw = self._router.call(k, "GET", k, write=False, degradable=True)
+        return default if raw is None else self._decode(raw, k)
 
     def set(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT,
             version: int | None = None) -> None:
-        drive(self._router, self._set(key, value, timeout, version))
+        if self._topology.stale:
+            self._topology.refresh()
+        k = self.make_and_validate_key(key, version=version)
+        v = self._encode(value, k)
+        ms = self._default_ms if timeout is DEFAULT_TIMEOUT else expiry_ms(timeout)
+        self._router.call(k, *(("DEL", k) if ms == GONE else set_args(k, v, ms)),
+                          degradable=True)
 
     def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT,
             version: int | None = None) -> bool:
@@ -294,11 +295,21 @@ class CachexCache(ExtendedAPI, BaseCache):
 
     # ---------------------------------------------------------------- Django API, async
     async def aget(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        return await adrive(self._router, self._get(key, default, version))
+        if self._topology.stale:
+            await self._topology.arefresh()
+        k = self.make_and_validate_key(key, version=version)
+        raw = await self._router.acall(k, "GET", k, write=False, degradable=True)
+        return default if raw is None else self._decode(raw, k)
 
     async def aset(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT,
                    version: int | None = None) -> None:
-        await adrive(self._router, self._set(key, value, timeout, version))
+        if self._topology.stale:
+            await self._topology.arefresh()
+        k = self.make_and_validate_key(key, version=version)
+        v = self._encode(value, k)
+        ms = self._default_ms if timeout is DEFAULT_TIMEOUT else expiry_ms(timeout)
+        await self._router.acall(k, *(("DEL", k) if ms == GONE else set_args(k, v, ms)),
+                                 degradable=True)
 
     async def aadd(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT,
                    version: int | None = None) -> bool:

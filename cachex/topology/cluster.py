@@ -11,6 +11,7 @@ travel on one connection), and the map is refreshed.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -246,14 +247,25 @@ class ClusterTopology(Topology):
             "socket_timeout": pool.socket_timeout,
             "socket_connect_timeout": pool.socket_connect_timeout,
             "retry": self.driver.async_no_retry() if asynchronous else self.driver.no_retry(),
-            "read_from_replicas": self.settings.read_from_replicas,
         }
+        if self.settings.read_from_replicas:
+            kw.update(self._replica_reads())
         if seed.tls:
             kw["ssl"] = True
             kw.update(dict(pool.ssl))
         if pool.client_name:
             kw["client_name"] = pool.client_name
         return kw
+
+    def _replica_reads(self) -> dict[str, Any]:
+        """Replica reads for the driver's cluster client: redis-py >= 5.3 takes a load
+        balancing strategy (replicas only; its old flag also sent half the reads to the
+        primary and is deprecated); valkey-py still takes ``read_from_replicas``."""
+        module = importlib.import_module(self.driver.cluster.__module__)
+        strategy = getattr(module, "LoadBalancingStrategy", None)
+        if strategy is not None and hasattr(strategy, "ROUND_ROBIN_REPLICAS"):
+            return {"load_balancing_strategy": strategy.ROUND_ROBIN_REPLICAS}
+        return {"read_from_replicas": True}
 
     def cluster_client(self) -> Any:
         """The driver's own cluster client: follows MOVED/ASK for the slow path."""
