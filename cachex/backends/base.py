@@ -61,6 +61,7 @@ class CachexCache(ExtendedAPI, BaseCache):
         self._topology = state.router.topology
         self._encode = state.codec.encode
         self._decode = state.codec.decode
+        self._decode_many = state.codec.decode_many
         self._default_ms = expiry_ms(self.default_timeout)
         # the batch key path applies only where make_key/validate_key are not customised
         self._plain_keys = (type(self).make_key is BaseCache.make_key
@@ -169,8 +170,10 @@ class CachexCache(ExtendedAPI, BaseCache):
         else:
             values = scatter(len(made), [g for b in batches for g in b.groups],
                              [r for per_node in replies for r in per_node])
-        decode = self._decode
-        return {keymap[k]: decode(raw, k) for k, raw in zip(made, values) if raw is not None}
+        found = [k for k, raw in zip(made, values) if raw is not None]
+        if len(found) < len(made):
+            values = [raw for raw in values if raw is not None]
+        return dict(zip([keymap[k] for k in found], self._decode_many(values, found)))
 
     def _set_many(self, data: Mapping[Any, Any], timeout: Any, version: int | None
                   ) -> Flow[list[Any]]:

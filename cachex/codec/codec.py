@@ -144,6 +144,7 @@ class Codec:
             self._decompressors[COMPRESSOR_IDS[compressor]] = self.compressor
         self.encode = self._build_encoder()
         self.decode = self._build_decoder()
+        self.decode_many = self._build_decode_many()
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Codec:
@@ -285,6 +286,24 @@ class Codec:
             return slow(data, key)
 
         return decode_tagged
+
+    def _build_decode_many(self) -> Callable[[Sequence[bytes], Sequence[str]], list[Any]]:
+        """Many values at once (get_many): for plain pickle, bare ``pickle.loads`` on each
+        pickled value, skipping the per-value wrapper (~0.3 us a value); anything else, and
+        any error, goes through ``decode`` one by one, so results and errors are the same."""
+        decode = self.decode
+        if self._sid != _PICKLE:
+            return lambda datas, keys: [decode(d, k) for d, k in zip(datas, keys)]
+        pickle_loads = pickle.loads
+
+        def decode_many(datas: Sequence[bytes], keys: Sequence[str]) -> list[Any]:
+            try:
+                return [pickle_loads(d) if d[:1] == b"\x80" else decode(d, k)
+                        for d, k in zip(datas, keys)]
+            except Exception:  # let the one-by-one path name the key and the problem
+                return [decode(d, k) for d, k in zip(datas, keys)]
+
+        return decode_many
 
     def _decode_slow(self, data: bytes, key: str | None) -> Any:
         """Everything but the common case: raw ints, headers, compression, errors."""
