@@ -5,10 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-find_python() {  # $1 = 3.10
+find_python() {  # $1 = 3.10; a candidate counts only if it really runs that version
   local v="$1" cand
-  for cand in "python$v" "$HOME/.pyenv/versions/$v"*/bin/python; do
-    if command -v "$cand" >/dev/null 2>&1 || [ -x "$cand" ]; then echo "$cand"; return 0; fi
+  for cand in "${PYENV_ROOT:-$HOME/.pyenv}/versions/$v"*/bin/python "python$v"; do
+    if "$cand" -c "import sys, venv; sys.exit(sys.version_info[:2] != tuple(map(int, '$v'.split('.'))))" \
+        >/dev/null 2>&1; then
+      echo "$cand"; return 0
+    fi
   done
   return 1
 }
