@@ -40,7 +40,8 @@ def django_tests_dir() -> Path:
                        if Path(m.name).parts[1:3] == ("tests", "cache") and m.isfile()]
             if not members:
                 raise RuntimeError(f"the Django {version} sdist has no tests/cache folder")
-            tar.extractall(tmp, members=members)
+            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            tar.extractall(tmp, members=members, **safe)  # type: ignore[arg-type]
         source = Path(tmp) / Path(members[0].name).parts[0] / "tests" / "cache"
         target.mkdir(parents=True, exist_ok=True)
         shutil.move(str(source), str(target / "cache"))
