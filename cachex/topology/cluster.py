@@ -97,44 +97,48 @@ class ClusterTopology(Topology):
             known = self.map.primaries + [r for rs in self.map.replicas.values() for r in rs]
         return list(dict.fromkeys(known + [s.address for s in self.seeds]))
 
-    def _install(self, reply: Any, addr: str) -> bool:
+    def _install(self, addr: str, reply: Any, errors: list[str]) -> bool:
+        """Adopt ``reply`` (CLUSTER SLOTS from ``addr``, or the error it raised) if it is a
+        complete map; otherwise note why not. Shared by both refresh twins."""
+        if isinstance(reply, BaseException):
+            errors.append(f"{addr}: {reply}")
+            return False
         new = parse_cluster_slots(reply, split_address(addr)[0])
         if not new.complete:
+            errors.append(f"{addr}: slot map incomplete")
             return False
         self.map, self.stale = new, False
         return True
 
+    def _no_map(self, errors: list[str]) -> ClusterDown:
+        return ClusterDown(f"cachex cache {self.settings.alias!r}: no cluster node served a "
+                           f"complete slot map ({'; '.join(errors)})")
+
     def refresh(self) -> None:
         """Fetch the slot map from the first node that serves a complete one."""
+        errors: list[str] = []
         with self._map_lock:
-            errors = []
             for addr in self._candidates():
                 try:
                     reply = self._endpoint_client(self.endpoint(addr)).execute_command(
                         "CLUSTER", "SLOTS")
                 except self.driver.base_error as exc:
-                    errors.append(f"{addr}: {exc}")
-                    continue
-                if self._install(reply, addr):
+                    reply = exc
+                if self._install(addr, reply, errors):
                     return
-                errors.append(f"{addr}: slot map incomplete")
-        raise ClusterDown(f"cachex cache {self.settings.alias!r}: no cluster node served a "
-                          f"complete slot map ({'; '.join(errors)})")
+        raise self._no_map(errors)
 
     async def arefresh(self) -> None:
-        errors = []
+        errors: list[str] = []
         for addr in self._candidates():
             try:
                 reply = await self._endpoint_aclient(self.endpoint(addr)).execute_command(
                     "CLUSTER", "SLOTS")
             except self.driver.base_error as exc:
-                errors.append(f"{addr}: {exc}")
-                continue
-            if self._install(reply, addr):
+                reply = exc
+            if self._install(addr, reply, errors):
                 return
-            errors.append(f"{addr}: slot map incomplete")
-        raise ClusterDown(f"cachex cache {self.settings.alias!r}: no cluster node served a "
-                          f"complete slot map ({'; '.join(errors)})")
+        raise self._no_map(errors)
 
     def _owners(self) -> list[str | None]:
         if self.map is None:
