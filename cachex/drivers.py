@@ -51,6 +51,8 @@ class Driver:
     master_not_found_error: type[Exception]
     lock_error: type[Exception]
     pool_needs_command_name: bool
+    async_pool_needs_command_name: bool
+    parse_error: Any  # error reply text -> the driver's exception (MovedError, ...)
 
     def no_retry(self) -> Any:
         """A driver ``Retry`` that never retries: cachex owns retries (no multiplying)."""
@@ -65,6 +67,12 @@ class Driver:
         if self.pool_needs_command_name:
             return pool.get_connection("_")
         return pool.get_connection()
+
+    async def acheckout(self, pool: Any) -> Any:
+        """A connection from an asyncio pool (same signature difference as ``checkout``)."""
+        if self.async_pool_needs_command_name:
+            return await pool.get_connection("_")
+        return await pool.get_connection()
 
 
 def _load(pkg: str, client: str, cluster: str) -> Driver:
@@ -113,7 +121,18 @@ def _load(pkg: str, client: str, cluster: str) -> Driver:
         master_not_found_error=sentinel.MasterNotFoundError,
         lock_error=exc.LockError,
         pool_needs_command_name=_needs_command_name(mod.ConnectionPool.get_connection),
+        async_pool_needs_command_name=_needs_command_name(aio.ConnectionPool.get_connection),
+        parse_error=_error_parser(pkg, exc.ResponseError),
     )
+
+
+def _error_parser(pkg: str, fallback: type[Exception]) -> Any:
+    """The driver's own mapping of error replies to exception classes (MOVED -> MovedError,
+    READONLY -> ReadOnlyError, ...), used where cachex parses replies itself."""
+    try:
+        return importlib.import_module(f"{pkg}._parsers.base").BaseParser.parse_error
+    except (ImportError, AttributeError):  # pragma: no cover - every supported version has it
+        return fallback
 
 
 def _needs_command_name(method: Any) -> bool:

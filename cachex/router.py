@@ -180,31 +180,57 @@ class Router:
             results = self.topology.execute_many(batches)
         except self._driver_error as exc:  # a redirect's slow path failed: nothing to retry
             raise translate(exc, self.driver, f"{len(batches)} nodes") from exc
+        out, failed = self._settle(batches, results)
+        for i, err in failed:
+            node, cmds = batches[i]
+            out[i] = self._run_failed(node, cmds, err, idempotent, degradable)
+        return out
+
+    async def arun(self, batches: Sequence[NodeCommands], *, idempotent: bool = True,
+                   degradable: bool = False) -> list[list[Any]]:
+        """Replies per batch. Healthy nodes with plain batches are served by one coroutine
+        that sends to every node before reading any (``aexecute_many``); otherwise every
+        node runs concurrently. Every node finishes before an error is raised, so no request
+        is left running in the background."""
+        if len(batches) == 1:
+            node, cmds = batches[0]
+            return [await self._arun_node(node, cmds, idempotent, degradable)]
+        if self._suspects or not self.topology.wired(batches):
+            return await _gather([self._arun_node(node, cmds, idempotent, degradable)
+                                  for node, cmds in batches])
+        try:
+            results = await self.topology.aexecute_many(batches)
+        except self._driver_error as exc:
+            raise translate(exc, self.driver, f"{len(batches)} nodes") from exc
+        out, failed = self._settle(batches, results)
+        for i, err in failed:  # one after another: retries are the rare path
+            node, cmds = batches[i]
+            out[i] = await self._arun_failed(node, cmds, err, idempotent, degradable)
+        return out
+
+    def _settle(self, batches: Sequence[NodeCommands],
+                results: Sequence[list[Any] | BaseException]
+                ) -> tuple[list[list[Any]], list[tuple[int, CachexError]]]:
+        """Sort ``execute_many``'s results: replies per node, and the nodes whose connection
+        failed (recorded for the breaker; the caller retries them). A command's own error
+        reply raises, as a pipeline would."""
         out: list[list[Any]] = []
-        for (node, cmds), result in zip(batches, results, strict=True):
+        failed: list[tuple[int, CachexError]] = []
+        for i, ((node, _), result) in enumerate(zip(batches, results, strict=True)):
             if isinstance(result, BaseException):
                 err = (translate(result, self.driver, self.topology.node_label(node))
                        if isinstance(result, self._driver_error) else result)
                 if not isinstance(err, CachexError):
                     raise err
                 self._record(node, err)
-                out.append(self._run_failed(node, cmds, err, idempotent, degradable))
+                failed.append((i, err))
+                out.append([])
                 continue
-            for reply in result:  # a command's own error, as a pipeline would raise it
+            for reply in result:
                 if isinstance(reply, self._driver_error):
                     raise translate(reply, self.driver, self.topology.node_label(node))
             out.append(result)
-        return out
-
-    async def arun(self, batches: Sequence[NodeCommands], *, idempotent: bool = True,
-                   degradable: bool = False) -> list[list[Any]]:
-        """Replies per batch; all nodes concurrently. Every node finishes before an error
-        is raised, so no request is left running in the background."""
-        if len(batches) == 1:
-            node, cmds = batches[0]
-            return [await self._arun_node(node, cmds, idempotent, degradable)]
-        return await _gather([self._arun_node(node, cmds, idempotent, degradable)
-                              for node, cmds in batches])
+        return out, failed
 
     def _run_node(self, node: Any, cmds: list[Command], idempotent: bool,
                   degradable: bool) -> list[Any]:

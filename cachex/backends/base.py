@@ -85,7 +85,10 @@ class CachexCache(ExtendedAPI, BaseCache):
         keys = list(keys)
         if self._plain_keys and self.key_func is default_key_func:
             prefix = f"{self.key_prefix}:{self.version if version is None else version}:"
-            made = [prefix + (k if type(k) is str else str(k)) for k in keys]
+            try:
+                made = list(map(prefix.__add__, keys))
+            except TypeError:  # not every key is a str
+                made = [prefix + str(k) for k in keys]
             if not made or (len(max(made, key=len)) <= MEMCACHE_MAX_KEY_LENGTH
                             and not _BAD_KEY_CHARS("".join(made))):
                 return made
@@ -159,10 +162,12 @@ class CachexCache(ExtendedAPI, BaseCache):
 
     def _get_many(self, keys: Iterable[Any], version: int | None) -> Flow[dict[Any, Any]]:
         keys = list(keys)
-        keymap = dict(zip(self._make_keys(keys, version), keys))
-        if not keymap:
+        made = self._make_keys(keys, version)
+        if not made:
             return {}
-        made = list(keymap)
+        keymap = dict(zip(made, keys))
+        if len(keymap) < len(made):  # a key asked for twice: ask the server once
+            made, keys = list(keymap), list(keymap.values())
         batches = self._plan(made, write=False)
         replies = yield Run(self._per_group(batches, "MGET"), degradable=True)
         if len(batches) == 1 and len(batches[0].groups) == 1:
@@ -170,10 +175,12 @@ class CachexCache(ExtendedAPI, BaseCache):
         else:
             values = scatter(len(made), [g for b in batches for g in b.groups],
                              [r for per_node in replies for r in per_node])
-        found = [k for k, raw in zip(made, values) if raw is not None]
-        if len(found) < len(made):
-            values = [raw for raw in values if raw is not None]
-        return dict(zip([keymap[k] for k in found], self._decode_many(values, found)))
+        if None in values:
+            found = [i for i, raw in enumerate(values) if raw is not None]
+            made = [made[i] for i in found]
+            keys = [keys[i] for i in found]
+            values = [values[i] for i in found]
+        return dict(zip(keys, self._decode_many(values, made)))
 
     def _set_many(self, data: Mapping[Any, Any], timeout: Any, version: int | None
                   ) -> Flow[list[Any]]:

@@ -38,15 +38,17 @@ def plan(keys: Sequence[str], locate: Callable[[str], N],
          group_of: Callable[[str], Hashable] | None = None) -> list[Batch[N]]:
     """Group ``keys`` by ``locate(key)``; within a node, by ``group_of(key)`` when given."""
     if group_of is None:
-        by_node: dict[N, Group] = {}
-        for pos, key in enumerate(keys):
-            node = locate(key)
-            group = by_node.get(node)
-            if group is None:
-                group = by_node[node] = Group()
-            group.keys.append(key)
-            group.positions.append(pos)
-        return [Batch(node, [group]) for node, group in by_node.items()]
+        nodes = list(map(locate, keys))
+        first = nodes[0] if nodes else None
+        if nodes.count(first) == len(nodes):  # every key on one node: no grouping at all
+            return single_batch(first, keys) if nodes else []  # type: ignore[arg-type]
+        by_node: dict[N, list[int]] = {}
+        for pos, node in enumerate(nodes):
+            try:
+                by_node[node].append(pos)
+            except KeyError:
+                by_node[node] = [pos]
+        return [Batch(node, [Group([keys[p] for p in ps], ps)]) for node, ps in by_node.items()]
     nested: dict[N, dict[Hashable, Group]] = {}
     for pos, key in enumerate(keys):
         node = locate(key)
@@ -63,16 +65,20 @@ def plan(keys: Sequence[str], locate: Callable[[str], N],
 def plan_by_slot(keys: Sequence[str], slot_of: Callable[[str], int],
                  owners: Sequence[N]) -> list[Batch[N]]:
     """Cluster plan: one batch per owning node, one group per slot inside it."""
-    nested: dict[N, dict[int, Group]] = {}
-    for pos, key in enumerate(keys):
-        slot = slot_of(key)
-        groups = nested.setdefault(owners[slot], {})
-        group = groups.get(slot)
-        if group is None:
-            group = groups[slot] = Group()
-        group.keys.append(key)
-        group.positions.append(pos)
-    return [Batch(node, list(groups.values())) for node, groups in nested.items()]
+    by_slot: dict[int, list[int]] = {}
+    for pos, slot in enumerate(map(slot_of, keys)):
+        try:
+            by_slot[slot].append(pos)
+        except KeyError:
+            by_slot[slot] = [pos]
+    nested: dict[N, list[Group]] = {}
+    for slot, ps in by_slot.items():
+        group = Group([keys[p] for p in ps], ps)
+        try:
+            nested[owners[slot]].append(group)
+        except KeyError:
+            nested[owners[slot]] = [group]
+    return [Batch(node, groups) for node, groups in nested.items()]
 
 
 def single_batch(node: N, keys: Sequence[str]) -> list[Batch[N]]:

@@ -11,7 +11,7 @@ from typing import Any
 from ..config import Endpoint, Settings
 from ..drivers import Driver
 from ..routing import Batch
-from . import pools
+from . import pools, wire
 from .connect import connection_kwargs
 
 _tokens = itertools.count(1)
@@ -27,6 +27,9 @@ class Topology(ABC):
     """
 
     name: str = "?"
+    # Batches of plain commands go straight on the wire (see wire.py). Off where the driver's
+    # connection class adds behaviour to reading replies (Sentinel-managed connections).
+    wire = True
 
     def __init__(self, settings: Settings, driver: Driver) -> None:
         self.settings = settings
@@ -37,6 +40,7 @@ class Topology(ABC):
         wait = settings.wait_replicas
         self._ack: tuple[Any, ...] | None = ("WAIT", *wait) if wait else None
         self._ack_nodes: frozenset[Any] = frozenset()  # set by replica topologies
+        self._replies = wire.Replies(driver.parse_error, driver.readonly_error)
 
     # -- single-key routing ------------------------------------------------------------
     @abstractmethod
@@ -85,28 +89,76 @@ class Topology(ABC):
 
         return (AsyncAckingClient if asynchronous else AckingClient)(client, self._ack)
 
+    def _wired(self, commands: list[tuple[Any, ...]]) -> int:
+        return wire.suits(commands) if self.wire else 0
+
+    def _exchange(self, pool: Any, commands: list[tuple[Any, ...]], kind: int
+                  ) -> tuple[list[Any], int]:
+        """One node's batch on the wire: (replies with errors in their places, flags)."""
+        payload = wire.pack(commands)
+        conn = self.driver.checkout(pool)
+        try:
+            conn.send_packed_command([payload])
+            replies, state = wire.read(conn, len(commands), self._replies, self.driver)
+            if state == wire.READONLY:
+                conn.disconnect()
+        except BaseException:
+            conn.disconnect()  # unread replies would poison the next user of the connection
+            raise
+        finally:
+            pool.release(conn)
+        return (wire.set_replies(commands, replies) if kind == 2 else replies), state
+
+    async def _aexchange(self, pool: Any, commands: list[tuple[Any, ...]], kind: int
+                         ) -> tuple[list[Any], int]:
+        payload = wire.pack(commands)
+        conn = await self.driver.acheckout(pool)
+        try:
+            await wire.asend(conn, payload, self.driver)
+            replies, state = await wire.aread(conn, len(commands), self._replies, self.driver)
+            if state == wire.READONLY:
+                await conn.disconnect()
+        except BaseException:  # cancelled too: the connection's replies are unknown
+            await conn.disconnect(nowait=True)
+            raise
+        finally:
+            await pool.release(conn)
+        return (wire.set_replies(commands, replies) if kind == 2 else replies), state
+
     def execute(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
-        """Run ``commands`` on ``node`` in one round-trip (a pipeline when more than one)."""
+        """Run ``commands`` on ``node`` in one round-trip; the first error reply raises."""
         client = self.node_client(node)
         commands, acked = self._acked(node, commands)
-        if len(commands) == 1:
+        kind = self._wired(commands)
+        if kind:
+            replies, state = self._exchange(client.connection_pool, commands, kind)
+            if state:
+                _raise_first(replies)
+        elif len(commands) == 1:
             return [client.execute_command(*commands[0])]
-        pipe = client.pipeline(transaction=False)
-        for command in commands:
-            pipe.execute_command(*command)
-        replies = pipe.execute()
-        return replies[:-1] if acked else replies  # type: ignore[no-any-return]
+        else:
+            pipe = client.pipeline(transaction=False)
+            for command in commands:
+                pipe.execute_command(*command)
+            replies = pipe.execute()
+        return replies[:-1] if acked else replies
 
     async def aexecute(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
         client = self.anode_client(node)
         commands, acked = self._acked(node, commands)
-        if len(commands) == 1:
+        kind = self._wired(commands)
+        if kind:
+            replies, state = await self._aexchange(client.connection_pool, commands, kind)
+            if state:
+                _raise_first(replies)
+        elif len(commands) == 1:
             return [await client.execute_command(*commands[0])]
-        pipe = client.pipeline(transaction=False)
-        for command in commands:
-            pipe.execute_command(*command)
-        replies = await pipe.execute()
-        return replies[:-1] if acked else replies  # type: ignore[no-any-return]
+        else:
+            pipe = client.pipeline(transaction=False)
+            for command in commands:
+                pipe.execute_command(*command)
+            replies = await pipe.execute()
+        return replies[:-1] if acked else replies
 
     def execute_many(self, batches: Sequence[tuple[Any, list[tuple[Any, ...]]]]
                      ) -> list[list[Any] | BaseException]:
@@ -118,48 +170,118 @@ class Topology(ABC):
         connection; the caller decides what to retry.
         """
         results: list[list[Any] | BaseException] = [[] for _ in batches]
-        inflight: list[tuple[int, Any, Any, Any, list[tuple[Any, ...]], bool]] = []
+        inflight: list[tuple[int, Any, Any, Any, list[tuple[Any, ...]], bool, int]] = []
+        driver = self.driver
         try:
             for i, (node, node_commands) in enumerate(batches):
                 client = self.node_client(node)
                 pool = client.connection_pool
-                conn = None
                 commands, acked = self._acked(node, node_commands)
+                kind = self._wired(commands)
+                payload = wire.pack(commands) if kind else None
+                conn = None
                 try:
-                    conn = self.driver.checkout(pool)
-                    conn.send_packed_command(conn.pack_commands(commands))
-                except self.driver.base_error as exc:
+                    conn = driver.checkout(pool)
+                    conn.send_packed_command(
+                        [payload] if payload is not None else conn.pack_commands(commands))
+                except driver.base_error as exc:
                     if conn is not None:
                         conn.disconnect()
                         pool.release(conn)
                     results[i] = exc
                     continue
-                inflight.append((i, client, pool, conn, commands, acked))
+                inflight.append((i, client, pool, conn, commands, acked, kind))
             while inflight:
-                i, client, pool, conn, commands, acked = inflight[0]
-                replies: list[Any] = []
+                i, client, pool, conn, commands, acked, kind = inflight[0]
                 try:
-                    for command in commands:
-                        try:
-                            replies.append(client.parse_response(conn, command[0]))
-                        except self.driver.response_error as exc:
-                            replies.append(exc)
+                    if kind:
+                        replies, state = wire.read(conn, len(commands), self._replies, driver)
+                        if state == wire.READONLY:
+                            conn.disconnect()
+                        if kind == 2:
+                            replies = wire.set_replies(commands, replies)
+                    else:
+                        replies = self._parse_each(client, conn, commands)
                     results[i] = replies[:-1] if acked else replies
-                except self.driver.base_error as exc:
+                except driver.base_error as exc:
                     conn.disconnect()
                     results[i] = exc
                 inflight.pop(0)
                 pool.release(conn)
         finally:  # interrupted (e.g. KeyboardInterrupt): unread replies make conns unusable
-            for _, _, pool, conn, _, _ in inflight:
+            for _, _, pool, conn, _, _, _ in inflight:
                 conn.disconnect()
                 pool.release(conn)
         return results
+
+    def _parse_each(self, client: Any, conn: Any, commands: list[tuple[Any, ...]]
+                    ) -> list[Any]:
+        """The driver's parsing of each reply (commands off the wire path)."""
+        parse = client.parse_response
+        replies: list[Any] = []
+        for command in commands:
+            try:
+                replies.append(parse(conn, command[0]))
+            except self.driver.response_error as exc:
+                replies.append(exc)
+        return replies
+
+    async def aexecute_many(self, batches: Sequence[tuple[Any, list[tuple[Any, ...]]]]
+                            ) -> list[list[Any] | BaseException]:
+        """Async twin of ``execute_many``, for batches that all suit the wire path: one
+        coroutine sends to every node and then reads each (no task per node)."""
+        results: list[list[Any] | BaseException] = [[] for _ in batches]
+        inflight: list[tuple[int, Any, Any, list[tuple[Any, ...]], bool, int]] = []
+        driver = self.driver
+        try:
+            for i, (node, node_commands) in enumerate(batches):
+                pool = self.anode_client(node).connection_pool
+                commands, acked = self._acked(node, node_commands)
+                kind = self._wired(commands)
+                payload = wire.pack(commands)
+                conn = None
+                try:
+                    conn = await driver.acheckout(pool)
+                    await wire.asend(conn, payload, driver)
+                except driver.base_error as exc:
+                    if conn is not None:
+                        await conn.disconnect(nowait=True)
+                        await pool.release(conn)
+                    results[i] = exc
+                    continue
+                inflight.append((i, pool, conn, commands, acked, kind))
+            while inflight:
+                i, pool, conn, commands, acked, kind = inflight[0]
+                try:
+                    replies, state = await wire.aread(conn, len(commands), self._replies,
+                                                      driver)
+                    if state == wire.READONLY:
+                        await conn.disconnect()
+                    if kind == 2:
+                        replies = wire.set_replies(commands, replies)
+                    results[i] = replies[:-1] if acked else replies
+                except driver.base_error as exc:
+                    await conn.disconnect(nowait=True)
+                    results[i] = exc
+                inflight.pop(0)
+                await pool.release(conn)
+        finally:  # cancelled or interrupted: unread replies make the connections unusable
+            for _, pool, conn, _, _, _ in inflight:
+                await conn.disconnect(nowait=True)
+                await pool.release(conn)
+        return results
+
+    def wired(self, batches: Sequence[tuple[Any, list[tuple[Any, ...]]]]) -> bool:
+        """True when every batch may take the wire path (``aexecute_many`` needs that)."""
+        return all(self._wired(commands) for _, commands in batches)
 
     def execute_collect(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
         """Like ``execute`` but a command's error is returned in its place, not raised
         (connection errors still raise): for callers that mend some replies."""
         client = self.node_client(node)
+        kind = self._wired(commands)
+        if kind:
+            return self._exchange(client.connection_pool, commands, kind)[0]
         if len(commands) == 1:
             try:
                 return [client.execute_command(*commands[0])]
@@ -172,6 +294,9 @@ class Topology(ABC):
 
     async def aexecute_collect(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
         client = self.anode_client(node)
+        kind = self._wired(commands)
+        if kind:
+            return (await self._aexchange(client.connection_pool, commands, kind))[0]
         if len(commands) == 1:
             try:
                 return [await client.execute_command(*commands[0])]
@@ -235,3 +360,10 @@ class Topology(ABC):
             client = self._sync.pop(endpoint.identity, None)
             if client is not None:
                 client.connection_pool.disconnect()
+
+
+def _raise_first(replies: list[Any]) -> None:
+    """A pipeline raises its first error reply; so does a batch on the wire."""
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply

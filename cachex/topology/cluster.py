@@ -336,6 +336,20 @@ class ClusterTopology(Topology):
                 result[i] = combine([self._single(c) for c in singles])
         return results
 
+    async def aexecute_many(self, batches: Sequence[tuple[Any, list[Command]]]
+                            ) -> list[list[Any] | BaseException]:
+        results = await super().aexecute_many(batches)
+        for (_, commands), result in zip(batches, results):
+            if isinstance(result, BaseException):
+                if isinstance(result, self._node_down):
+                    self.stale = True
+                continue
+            for i in self._needs_fallback(result):
+                singles, combine = fallback_commands(commands[i])
+                result[i] = combine(list(await asyncio.gather(
+                    *(self._asingle(c) for c in singles))))
+        return results
+
     async def aexecute(self, node: Any, commands: list[Command]) -> list[Any]:
         try:
             replies = await super().aexecute_collect(node, commands)

@@ -134,6 +134,7 @@ class SentinelTopology(Topology):
     with ``read_from_replicas``. One batch per request: every key lives on the one primary."""
 
     name = "sentinel"
+    wire = False  # Sentinel-managed connections watch replies for a demoted primary
 
     def __init__(self, settings: Settings, driver: Driver) -> None:
         super().__init__(settings, driver)

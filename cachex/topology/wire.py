@@ -1,0 +1,187 @@
+"""A node's batch straight on the wire: one packed buffer out, hiredis parsing the replies.
+
+Why: redis-py spends several microseconds of Python on every command of a pipeline (command
+objects, response callbacks, instrumentation hooks), and a Cluster ``get_many`` of 100 keys
+is about 100 commands. For the commands below, whose plain replies are what redis-py would
+return anyway, cachex packs a node's whole batch with ``hiredis.pack_command``, sends it on a
+connection checked out of the driver's own pool (so connecting, AUTH, HELLO, health checks
+and pooling stay the driver's), and parses the replies with its own hiredis reader.
+
+Without hiredis (an optional extra), or for any other command, batches go through the
+driver's pipelines as before. Errors keep the driver's types: a broken or timed-out
+connection raises the driver's ConnectionError/TimeoutError and is closed (its replies are
+unknown); an error reply comes back in its command's place as the driver's exception class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+try:
+    import hiredis
+except ImportError:  # pragma: no cover - exercised by the no-hiredis test
+    hiredis = None
+
+Command = tuple[Any, ...]
+READ_SIZE = 65536
+_MORE = object()  # hiredis: "not enough data yet"
+ERROR, READONLY = 1, 3  # flags from Replies.take (a READONLY reply is an error too)
+
+# Commands whose raw reply is what redis-py/valkey-py return after their callbacks
+# (SET's "OK" is turned into True below, as their callback does).
+PLAIN = frozenset({"MGET", "GET", "DEL", "UNLINK", "EXISTS", "TOUCH", "WAIT", "SET"})
+
+
+def _reader_factory() -> Callable[[], Any] | None:
+    if hiredis is None:
+        return None
+    try:
+        hiredis.Reader(notEnoughData=_MORE)
+    except TypeError:  # hiredis < 2.1: no sentinel argument; keep the driver's path
+        return None
+    return lambda: hiredis.Reader(notEnoughData=_MORE)
+
+
+new_reader = _reader_factory()
+_push: Any = getattr(hiredis, "PushNotification", None)
+_reply_error: Any = getattr(hiredis, "ReplyError", None)
+enabled = new_reader is not None
+
+
+def suits(commands: Sequence[Command]) -> int:
+    """0: this batch keeps the driver's path; 1: wire path; 2: wire path, with SETs."""
+    if not enabled:
+        return 0
+    sets = False
+    for command in commands:
+        name = command[0]
+        if name not in PLAIN:
+            return 0
+        if name == "SET":
+            sets = True
+    return 2 if sets else 1
+
+
+def pack(commands: Sequence[Command]) -> bytes:
+    pack_command = hiredis.pack_command
+    if len(commands) == 1:
+        return pack_command(commands[0])  # type: ignore[no-any-return]
+    return b"".join([pack_command(c) for c in commands])
+
+
+def set_replies(commands: Sequence[Command], replies: list[Any]) -> list[Any]:
+    """SET answers "OK"; the drivers' callback makes that True."""
+    return [True if r == b"OK" and c[0] == "SET" else r for c, r in zip(commands, replies)]
+
+
+class Replies:
+    """Moves hiredis' replies out, with error replies as the driver's exception classes."""
+
+    __slots__ = ("parse_error", "readonly")
+
+    def __init__(self, parse_error: Callable[[str], Exception], readonly: type[Exception]):
+        self.parse_error = parse_error
+        self.readonly = readonly
+
+    def take(self, reader: Any, count: int, out: list[Any]) -> int:
+        """Move complete replies from ``reader`` into ``out``. Returns -1 when more bytes
+        are needed, else flags: ERROR (some reply is an error) and READONLY (a reply said
+        the node is no longer a primary: the caller drops the connection, so the driver's
+        next connect finds the primary). RESP3 push messages are skipped."""
+        gets = reader.gets
+        state = 0
+        while len(out) < count:
+            reply = gets()
+            if reply is _MORE:
+                return -1
+            if type(reply) is _reply_error:
+                reply = self.parse_error(str(reply))
+                state |= READONLY if isinstance(reply, self.readonly) else ERROR
+            elif type(reply) is _push:
+                continue
+            out.append(reply)
+        return state
+
+
+def read(conn: Any, count: int, replies: Replies, errors: Any) -> tuple[list[Any], int]:
+    """(``count`` replies, ``take``'s flags) from a sync connection whose requests were sent."""
+    reader = new_reader()  # type: ignore[misc]
+    out: list[Any] = []
+    sock = conn._sock
+    while (state := replies.take(reader, count, out)) < 0:
+        try:
+            data = sock.recv(READ_SIZE)
+        except socket.timeout:
+            raise errors.timeout_error("Timeout reading from socket") from None
+        except OSError as exc:
+            raise errors.connection_error(
+                f"Error while reading from {_where(conn)}: {exc}") from exc
+        if not data:
+            raise errors.connection_error(f"Connection closed by server ({_where(conn)}).")
+        reader.feed(data)
+    return out, state
+
+
+if sys.version_info >= (3, 11):
+    async def _recv(stream: Any, timeout: float | None) -> bytes:
+        if timeout is None:
+            return await stream.read(READ_SIZE)  # type: ignore[no-any-return]
+        async with asyncio.timeout(timeout):
+            return await stream.read(READ_SIZE)  # type: ignore[no-any-return]
+else:  # pragma: no cover - Python 3.10
+    async def _recv(stream: Any, timeout: float | None) -> bytes:
+        if timeout is None:
+            return await stream.read(READ_SIZE)  # type: ignore[no-any-return]
+        return await asyncio.wait_for(stream.read(READ_SIZE), timeout)  # type: ignore[no-any-return]
+
+
+async def asend(conn: Any, payload: bytes, errors: Any) -> None:
+    """Write a packed batch on an asyncio connection (connecting it first if needed)."""
+    if not conn.is_connected:
+        await conn.connect()
+    if conn.health_check_interval:
+        await conn.check_health()
+    writer = conn._writer
+    try:
+        writer.write(payload)
+        if len(payload) > READ_SIZE:  # above the transport's high-water mark: wait for it
+            timeout = conn.socket_timeout
+            if timeout:
+                await asyncio.wait_for(writer.drain(), timeout)
+            else:
+                await writer.drain()
+    except asyncio.TimeoutError:
+        raise errors.timeout_error("Timeout writing to socket") from None
+    except OSError as exc:
+        raise errors.connection_error(
+            f"Error while writing to {_where(conn)}: {exc}") from exc
+
+
+async def aread(conn: Any, count: int, replies: Replies, errors: Any
+                ) -> tuple[list[Any], int]:
+    """Async twin of ``read``."""
+    reader = new_reader()  # type: ignore[misc]
+    out: list[Any] = []
+    stream = conn._reader
+    timeout = conn.socket_timeout or None
+    while (state := replies.take(reader, count, out)) < 0:
+        try:
+            data = await _recv(stream, timeout)
+        except asyncio.TimeoutError:
+            raise errors.timeout_error("Timeout reading from socket") from None
+        except OSError as exc:
+            raise errors.connection_error(
+                f"Error while reading from {_where(conn)}: {exc}") from exc
+        if not data:
+            raise errors.connection_error(f"Connection closed by server ({_where(conn)}).")
+        reader.feed(data)
+    return out, state
+
+
+def _where(conn: Any) -> str:
+    path = getattr(conn, "path", None)
+    return str(path) if path else f"{getattr(conn, 'host', '?')}:{getattr(conn, 'port', '?')}"
