@@ -39,9 +39,10 @@ def plan(keys: Sequence[str], locate: Callable[[str], N],
     """Group ``keys`` by ``locate(key)``; within a node, by ``group_of(key)`` when given."""
     if group_of is None:
         nodes = list(map(locate, keys))
-        first = nodes[0] if nodes else None
-        if nodes.count(first) == len(nodes):  # every key on one node: no grouping at all
-            return single_batch(first, keys) if nodes else []  # type: ignore[arg-type]
+        if not nodes:
+            return []
+        if nodes.count(nodes[0]) == len(nodes):  # every key on one node: no grouping at all
+            return single_batch(nodes[0], keys)
         by_node: dict[N, list[int]] = {}
         for pos, node in enumerate(nodes):
             try:

@@ -16,11 +16,11 @@ unknown); an error reply comes back in its command's place as the driver's excep
 from __future__ import annotations
 
 import asyncio
-import socket
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+hiredis: Any
 try:
     import hiredis
 except ImportError:  # pragma: no cover - exercised by the no-hiredis test
@@ -115,7 +115,7 @@ def read(conn: Any, count: int, replies: Replies, errors: Any) -> tuple[list[Any
     while (state := replies.take(reader, count, out)) < 0:
         try:
             data = sock.recv(READ_SIZE)
-        except socket.timeout:
+        except TimeoutError:
             raise errors.timeout_error("Timeout reading from socket") from None
         except OSError as exc:
             raise errors.connection_error(
