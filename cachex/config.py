@@ -178,6 +178,7 @@ def _parse(alias: str, location: Any, options: Mapping[str, Any]) -> Settings:
             if db not in (0, None):
                 raise ConfigError(f"Redis Cluster has only database 0, but LOCATION asks for "
                                   f"db {db}; drop the /{db} from the URL")
+            _refuse(options, "cluster", ("weights", "sentinel"))
             return Settings(alias, "cluster", endpoints, pool, read_from_replicas,
                             scheme_family=family)
         if not service:
@@ -185,6 +186,7 @@ def _parse(alias: str, location: Any, options: Mapping[str, Any]) -> Settings:
                 "a sentinel LOCATION needs the service (primary group) name: "
                 f"'{first_scheme}://host:26379/<service>/<db>', e.g. '.../mymaster/0'"
             )
+        _refuse(options, "sentinel", ("weights",))
         data = _with_db(endpoints, db if db is not None else sentinel_opts.get("db") or 0)
         return _sentinel_settings(alias, data, service, pool, read_from_replicas,
                                   sentinel_opts, family)
@@ -207,6 +209,13 @@ def _parse(alias: str, location: Any, options: Mapping[str, Any]) -> Settings:
     if topology == "cluster":
         if any(e.db for e in endpoints):
             raise ConfigError("Redis Cluster has only database 0; remove the db from the URLs")
+        if any(e.path is not None for e in endpoints):
+            raise ConfigError("Cluster nodes are reached over TCP (the nodes announce host:port "
+                              "addresses); replace the unix:// URLs with redis:// ones")
+        if any(e.weight != 1 for e in endpoints):
+            raise ConfigError("?weight= only applies to shards; a Cluster places keys by slot. "
+                              "Remove it from the URLs")
+        _refuse(options, "cluster", ("weights", "sentinel"))
         return Settings(alias, "cluster", endpoints, pool, read_from_replicas,
                         scheme_family=family)
     if topology == "sentinel":
@@ -214,13 +223,23 @@ def _parse(alias: str, location: Any, options: Mapping[str, Any]) -> Settings:
         if not service:
             raise ConfigError("OPTIONS['topology'] = 'sentinel' with plain URLs needs "
                               "OPTIONS['sentinel']['service'] (the primary group name)")
+        _refuse(options, "sentinel", ("weights",))
         return _sentinel_settings(alias, endpoints, service, pool, read_from_replicas,
                                   sentinel_opts, family)
+    _refuse(options, topology, ("sentinel",))
     endpoints = _apply_weights(endpoints, options.get("weights"), topology)
     if read_from_replicas and topology != "replicated":
         raise ConfigError(f"OPTIONS['read_from_replicas'] needs replicas; the {topology} "
                           "topology has none (use 'replicated', 'sentinel' or 'cluster')")
     return Settings(alias, topology, endpoints, pool, read_from_replicas, scheme_family=family)
+
+
+def _refuse(options: Mapping[str, Any], topology: str, keys: tuple[str, ...]) -> None:
+    """Options that mean nothing for ``topology`` are an error, not silently ignored."""
+    for key in keys:
+        if key in options:
+            raise ConfigError(f"OPTIONS[{key!r}] does not apply to the {topology} topology; "
+                              "remove it")
 
 
 def _sentinel_settings(alias: str, endpoints: tuple[Endpoint, ...], service: str,

@@ -28,6 +28,28 @@ def test_ring_agrees_with_uhashring_ketama_reference() -> None:
         assert topo.locate(key) == reference.get_node(key)
 
 
+def test_weighted_ring_and_tags_agree_with_uhashring_reference() -> None:
+    """The flat lookup copy of the continuum gives uhashring's answer, weights and tags too,
+    whether the placement is computed or remembered."""
+    nodes = {"a:1": 1, "b:1": 3, "c:1": 2}
+    ring = Ring([RingNode(n, w) for n, w in nodes.items()])
+    reference = HashRing(nodes={n: {"weight": w} for n, w in nodes.items()}, hash_fn="ketama")
+    keys = KEYS[:3000] + [f":1:{{user{i}}}:cart" for i in range(1000)]
+    for _ in range(2):  # first computed, then from the memo
+        for key in keys:
+            assert ring.node_for(key) == reference.get_node(hash_tag(key))
+
+
+def test_placement_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cachex.routing import ring as ring_module
+
+    monkeypatch.setattr(ring_module, "MEMO_SIZE", 100)
+    ring = Ring([RingNode(n) for n in ("a:1", "b:1", "c:1")])
+    for key in KEYS[:1000]:
+        assert ring.node_for(key) == ring.place(key)
+        assert len(ring._memo) <= 100
+
+
 def test_adding_a_fourth_node_moves_about_a_quarter_of_keys() -> None:
     three = Ring([RingNode(n) for n in ("a:1", "b:1", "c:1")])
     four = Ring([RingNode(n) for n in ("a:1", "b:1", "c:1", "d:1")])

@@ -1,0 +1,151 @@
+"""The wire path (topology/wire.py): plain batches packed by hiredis, replies read by cachex.
+
+Against real servers: the same replies as the driver's pipelines, the driver's path when the
+wire path is off (no hiredis), and connections that are dropped, never reused, when a batch's
+replies are left unread (timeout, cancellation) or the node turns out to be a replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from cachex import testing
+from cachex.exceptions import CommandTimeout, ReadOnlyNode
+from cachex.topology import wire
+from tests import labs
+
+DRIVERS = ["redis", "valkey"]
+pytestmark = pytest.mark.skipif(not wire.enabled, reason="hiredis is not installed")
+
+
+def _batch(prefix: str) -> list[tuple[Any, ...]]:
+    a, b, h = f"{prefix}:a", f"{prefix}:b", f"{prefix}:h"
+    return [
+        ("SET", a, b"1", "PX", 60000), ("SET", a, b"2", "NX"), ("MGET", a, b, a),
+        ("GET", a), ("GET", h), ("EXISTS", a, b), ("TOUCH", a), ("DEL", b), ("UNLINK", b),
+        ("WAIT", 0, 0), ("SET", b, b"OK"), ("GET", b), ("DEL", a, b),
+    ]
+
+
+def _comparable(replies: list[Any]) -> list[Any]:
+    return [(type(r).__name__, str(r)) if isinstance(r, Exception) else r for r in replies]
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_same_replies_as_the_drivers_pipeline(single_server: Any, make_cache: Any,
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              driver: str) -> None:
+    cache = make_cache(single_server.url, driver, KEY_PREFIX=f"wire-{driver}")
+    topology = cache._topology
+    node = topology.primaries()[0]
+    reads: list[int] = []
+    real_read = wire.read
+    monkeypatch.setattr(wire, "read", lambda *a: reads.append(a[1]) or real_read(*a))
+
+    single_server.client().hset(f"{driver}:h", "f", "v")  # GET on it: a WRONGTYPE error
+    on_wire = topology.execute_collect(node, _batch(driver))
+    assert reads == [13], "the plain batch did not take the wire path"
+
+    monkeypatch.setattr(wire, "enabled", False)
+    by_driver = topology.execute_collect(node, _batch(driver))
+    assert reads == [13], "with the wire path off, the driver's pipeline must be used"
+
+    assert _comparable(on_wire) == _comparable(by_driver)
+    assert on_wire[:2] == [True, None]  # SET's OK is True, as the driver's callback makes it
+    assert on_wire[2] == [b"1", None, b"1"]
+    assert "WRONGTYPE" in str(on_wire[4])
+    assert isinstance(on_wire[4], topology.driver.response_error)
+    assert on_wire[10:12] == [True, b"OK"]  # a *value* b"OK" stays bytes
+
+
+@pytest.mark.parametrize("topology", ["single", "sharded", "cluster"])
+def test_cache_api_without_the_wire_path(topology: str, make_cache: Any,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a machine without hiredis runs: the driver's pipelines, same results."""
+    monkeypatch.setattr(wire, "enabled", False)
+    cache = make_cache(labs.location(topology), KEY_PREFIX=f"nowire-{topology}")
+    data = {f"k{i}": i for i in range(200)}
+    assert cache.set_many(data) == []
+    assert cache.get_many([*data, "missing"]) == data
+    cache.delete_many(list(data)[:100])
+    assert cache.get_many(data) == dict(list(data.items())[100:])
+
+    async def scenario() -> None:
+        assert await cache.aset_many(data) == []
+        assert await cache.aget_many([*data, "missing"]) == data
+        await cache.adelete_many(list(data))
+        assert await cache.aget_many(data) == {}
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_timed_out_batch_never_leaves_its_replies_to_the_next_caller(make_cache: Any,
+                                                                      driver: str) -> None:
+    with testing.server() as server:
+        cache = make_cache(server.url, driver, OPTIONS={
+            "pool": {"max_connections": 1, "socket_timeout": 0.2}, "retry": None})
+        cache.set_many({"a1": "first", "a2": "first"})
+        cache.set_many({"b1": "second", "b2": "second"})
+        stalled = testing.debug_sleep(server, 0.6)
+        with pytest.raises(CommandTimeout):
+            cache.get_many(["a1", "a2"])
+        stalled.join()
+        # One connection: had it gone back to the pool, the late reply to the first MGET
+        # would be read here.
+        assert cache.get_many(["b1", "b2"]) == {"b1": "second", "b2": "second"}
+
+        async def scenario() -> None:
+            stalled = testing.debug_sleep(server, 0.6)
+            with pytest.raises(CommandTimeout):
+                await cache.aget_many(["a1", "a2"])
+            stalled.join()
+            assert await cache.aget_many(["b1", "b2"]) == {"b1": "second", "b2": "second"}
+
+        asyncio.run(scenario())
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_cancelled_multi_node_aget_many_leaves_connections_usable(make_cache: Any,
+                                                                   driver: str) -> None:
+    with testing.servers(2) as nodes:
+        cache = make_cache([n.url for n in nodes], driver,
+                           OPTIONS={"pool": {"max_connections": 1}})
+        first = {f"a{i}": "first" for i in range(40)}
+        second = {f"b{i}": "second" for i in range(40)}
+        cache.set_many({**first, **second})
+        topology = cache._topology
+        assert len(topology.plan([cache.make_key(k) for k in first])) == 2
+
+        async def scenario() -> None:
+            await cache.aget_many(second)  # connections exist before the stall
+            stalled = testing.debug_sleep(nodes[1], 0.5)  # one node stops answering
+            task = asyncio.create_task(cache.aget_many(first))
+            await asyncio.sleep(0.1)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            stalled.join()
+            assert await cache.aget_many(second) == second
+            assert await cache.aget_many(first) == first
+
+        asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_readonly_reply_drops_the_connection(make_cache: Any, driver: str) -> None:
+    """A node that answers READONLY is a replica now: its connection is closed, so the
+    driver's next connect (a Sentinel-managed pool asks for the primary) starts afresh."""
+    _, replica = labs.lab("replicated")
+    cache = make_cache(replica.url, driver, OPTIONS={"retry": None})
+    with pytest.raises(ReadOnlyNode):
+        cache.set_many({"x": 1, "y": 2})
+    pool = cache._topology.node_client(cache._topology.primaries()[0]).connection_pool
+    idle = list(pool._available_connections)
+    assert idle and all(c._sock is None for c in idle)
+    assert cache.get_many(["x", "y"]) == {}  # reads on the replica still work
