@@ -298,7 +298,7 @@ class Codec:
 
         def decode_many(datas: Sequence[bytes], keys: Sequence[str]) -> list[Any]:
             try:
-                return [pickle_loads(d) if d[:1] == b"\x80" else decode(d, k)
+                return [pickle_loads(d) if d[0] == 0x80 else decode(d, k)  # PROTO opcode
                         for d, k in zip(datas, keys)]
             except Exception:  # let the one-by-one path name the key and the problem
                 return [decode(d, k) for d, k in zip(datas, keys)]

@@ -34,22 +34,26 @@ class Batch(Generic[N]):
         return [p for g in self.groups for p in g.positions]
 
 
+def plan_nodes(keys: Sequence[str], nodes: Sequence[N]) -> list[Batch[N]]:
+    """Group ``keys`` by their nodes (``nodes[i]`` serves ``keys[i]``): one group per node."""
+    if not nodes:
+        return []
+    if nodes.count(nodes[0]) == len(nodes):  # every key on one node: no grouping at all
+        return single_batch(nodes[0], keys)
+    by_node: dict[N, list[int]] = {}
+    for pos, node in enumerate(nodes):
+        try:
+            by_node[node].append(pos)
+        except KeyError:
+            by_node[node] = [pos]
+    return [Batch(node, [Group([keys[p] for p in ps], ps)]) for node, ps in by_node.items()]
+
+
 def plan(keys: Sequence[str], locate: Callable[[str], N],
          group_of: Callable[[str], Hashable] | None = None) -> list[Batch[N]]:
     """Group ``keys`` by ``locate(key)``; within a node, by ``group_of(key)`` when given."""
     if group_of is None:
-        nodes = list(map(locate, keys))
-        if not nodes:
-            return []
-        if nodes.count(nodes[0]) == len(nodes):  # every key on one node: no grouping at all
-            return single_batch(nodes[0], keys)
-        by_node: dict[N, list[int]] = {}
-        for pos, node in enumerate(nodes):
-            try:
-                by_node[node].append(pos)
-            except KeyError:
-                by_node[node] = [pos]
-        return [Batch(node, [Group([keys[p] for p in ps], ps)]) for node, ps in by_node.items()]
+        return plan_nodes(keys, list(map(locate, keys)))
     nested: dict[N, dict[Hashable, Group]] = {}
     for pos, key in enumerate(keys):
         node = locate(key)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from bisect import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from hashlib import md5
 from struct import Struct
 
@@ -55,6 +56,13 @@ class Ring:
             memo.clear()
         node = memo[key] = self.place(key)
         return node
+
+    def nodes_for(self, keys: Sequence[str]) -> list[str]:
+        """``node_for`` of many keys: remembered ones at C speed, the rest computed."""
+        nodes: list[Any] = list(map(self._memo.get, keys))
+        if None in nodes:
+            nodes = [self.node_for(k) if n is None else n for k, n in zip(keys, nodes)]
+        return nodes
 
     def place(self, key: str) -> str:
         """Ketama, computed: the first point of the continuum after the first 4 bytes

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..config import Settings
 from ..drivers import Driver
-from ..routing import Batch, Ring, RingNode, plan
+from ..routing import Batch, Ring, RingNode, plan_nodes
 from .base import Topology
 
 
@@ -19,6 +19,7 @@ class ShardedTopology(Topology):
         self.endpoints = {e.identity: e for e in settings.endpoints}
         self.ring = Ring([RingNode(e.identity, e.weight) for e in settings.endpoints])
         self._node_for = self.ring.node_for
+        self._nodes_for = self.ring.nodes_for
         self._without: dict[frozenset[str], Ring | None] = {}
 
     def client(self, key: str, write: bool = True) -> Any:
@@ -30,7 +31,7 @@ class ShardedTopology(Topology):
         return self._endpoint_aclient(self.endpoints[self._node_for(key)])
 
     def plan(self, keys: Sequence[str], write: bool = False) -> list[Batch[Any]]:
-        return plan(keys, self._node_for)
+        return plan_nodes(keys, self._nodes_for(keys))
 
     def node_client(self, node: Any) -> Any:
         return self._endpoint_client(self.endpoints[node])
