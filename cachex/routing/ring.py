@@ -9,9 +9,9 @@ from __future__ import annotations
 from bisect import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 from hashlib import md5
 from struct import Struct
+from typing import Any
 
 from uhashring import HashRing
 
