@@ -326,29 +326,31 @@ class ClusterTopology(Topology):
     def execute_many(self, batches: Sequence[tuple[Any, list[Command]]]
                      ) -> list[list[Any] | BaseException]:
         results = super().execute_many(batches)
-        for (_, commands), result in zip(batches, results):
-            if isinstance(result, BaseException):
-                if isinstance(result, self._node_down):
-                    self.stale = True
-                continue
-            for i in self._needs_fallback(result):
-                singles, combine = fallback_commands(commands[i])
-                result[i] = combine([self._single(c) for c in singles])
+        for result, i, singles, combine in self._redirected(batches, results):
+            result[i] = combine([self._single(c) for c in singles])
         return results
 
     async def aexecute_many(self, batches: Sequence[tuple[Any, list[Command]]]
                             ) -> list[list[Any] | BaseException]:
         results = await super().aexecute_many(batches)
+        for result, i, singles, combine in self._redirected(batches, results):
+            result[i] = combine(list(await asyncio.gather(*map(self._asingle, singles))))
+        return results
+
+    def _redirected(self, batches: Sequence[tuple[Any, list[Command]]],
+                    results: list[list[Any] | BaseException]
+                    ) -> list[tuple[list[Any], int, list[Command], Callable[[list[Any]], Any]]]:
+        """Replies that were redirects, each with the single-key commands to re-run it as;
+        a node that could not be reached marks the slot map stale."""
+        todo = []
         for (_, commands), result in zip(batches, results):
             if isinstance(result, BaseException):
                 if isinstance(result, self._node_down):
                     self.stale = True
                 continue
             for i in self._needs_fallback(result):
-                singles, combine = fallback_commands(commands[i])
-                result[i] = combine(list(await asyncio.gather(
-                    *(self._asingle(c) for c in singles))))
-        return results
+                todo.append((result, i, *fallback_commands(commands[i])))
+        return todo
 
     async def aexecute(self, node: Any, commands: list[Command]) -> list[Any]:
         try:

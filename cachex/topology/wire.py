@@ -115,15 +115,25 @@ def read(conn: Any, count: int, replies: Replies, errors: Any) -> tuple[list[Any
     while (state := replies.take(reader, count, out)) < 0:
         try:
             data = sock.recv(READ_SIZE)
-        except TimeoutError:
-            raise errors.timeout_error("Timeout reading from socket") from None
-        except OSError as exc:
-            raise errors.connection_error(
-                f"Error while reading from {_where(conn)}: {exc}") from exc
-        if not data:
-            raise errors.connection_error(f"Connection closed by server ({_where(conn)}).")
-        reader.feed(data)
+        except OSError as exc:  # socket timeouts included
+            raise _failed(exc, conn, errors) from exc
+        _feed(reader, data, conn, errors)
     return out, state
+
+
+def _failed(exc: BaseException, conn: Any, errors: Any) -> Exception:
+    """The driver's exception for a failed read on ``conn``."""
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        return errors.timeout_error(  # type: ignore[no-any-return]
+            f"Timeout reading from {_where(conn)}")
+    return errors.connection_error(  # type: ignore[no-any-return]
+        f"Error while reading from {_where(conn)}: {exc}")
+
+
+def _feed(reader: Any, data: bytes, conn: Any, errors: Any) -> None:
+    if not data:
+        raise errors.connection_error(f"Connection closed by server ({_where(conn)}).")
+    reader.feed(data)
 
 
 if sys.version_info >= (3, 11):
@@ -171,14 +181,9 @@ async def aread(conn: Any, count: int, replies: Replies, errors: Any
     while (state := replies.take(reader, count, out)) < 0:
         try:
             data = await _recv(stream, timeout)
-        except asyncio.TimeoutError:
-            raise errors.timeout_error("Timeout reading from socket") from None
-        except OSError as exc:
-            raise errors.connection_error(
-                f"Error while reading from {_where(conn)}: {exc}") from exc
-        if not data:
-            raise errors.connection_error(f"Connection closed by server ({_where(conn)}).")
-        reader.feed(data)
+        except (OSError, asyncio.TimeoutError) as exc:
+            raise _failed(exc, conn, errors) from exc
+        _feed(reader, data, conn, errors)
     return out, state
 
 
