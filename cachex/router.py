@@ -29,6 +29,7 @@ from .policy.failover import FAIL_OPEN, REROUTE, FailedReplies, NoNeutralReply, 
 from .policy.options import default_threshold
 from .policy.reroute import NotReroutable, Reroute, reroute
 from .topology import Topology
+from .topology.wire import Clean
 from .translate import translate, unreachable
 
 Command = tuple[Any, ...]
@@ -226,9 +227,10 @@ class Router:
                 failed.append((i, err))
                 out.append([])
                 continue
-            for reply in result:
-                if isinstance(reply, self._driver_error):
-                    raise translate(reply, self.driver, self.topology.node_label(node))
+            if type(result) is not Clean:
+                for reply in result:
+                    if isinstance(reply, self._driver_error):
+                        raise translate(reply, self.driver, self.topology.node_label(node))
             out.append(result)
         return out, failed
 

@@ -1,9 +1,19 @@
 """Pure routing: where a key lives, and how multi-key requests split per node. No I/O."""
 
 from .hashtag import hash_tag
-from .plan import Batch, Group, plan, plan_by_slot, plan_nodes, scatter, single_batch
+from .plan import (
+    Batch,
+    Group,
+    plan,
+    plan_by_slot,
+    plan_nodes,
+    plan_slots,
+    scatter,
+    single_batch,
+)
 from .ring import Ring, RingNode
-from .slots import SLOTS, crc16, key_slot
+from .slots import SLOTS, SlotMemo, crc16, key_slot
 
-__all__ = ["SLOTS", "Batch", "Group", "Ring", "RingNode", "crc16", "hash_tag", "key_slot",
-           "plan", "plan_by_slot", "plan_nodes", "scatter", "single_batch"]
+__all__ = ["SLOTS", "Batch", "Group", "Ring", "RingNode", "SlotMemo", "crc16", "hash_tag",
+           "key_slot", "plan", "plan_by_slot", "plan_nodes", "plan_slots", "scatter",
+           "single_batch"]

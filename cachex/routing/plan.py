@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 N = TypeVar("N", bound=Hashable)
 
 
-@dataclass
+@dataclass(slots=True)
 class Group:
     keys: list[str] = field(default_factory=list)
     positions: list[int] = field(default_factory=list)
@@ -70,19 +70,27 @@ def plan(keys: Sequence[str], locate: Callable[[str], N],
 def plan_by_slot(keys: Sequence[str], slot_of: Callable[[str], int],
                  owners: Sequence[N]) -> list[Batch[N]]:
     """Cluster plan: one batch per owning node, one group per slot inside it."""
-    by_slot: dict[int, list[int]] = {}
-    for pos, slot in enumerate(map(slot_of, keys)):
-        try:
-            by_slot[slot].append(pos)
-        except KeyError:
-            by_slot[slot] = [pos]
+    return plan_slots(keys, list(map(slot_of, keys)), owners)
+
+
+def plan_slots(keys: Sequence[str], slots: Sequence[int], owners: Sequence[N]
+               ) -> list[Batch[N]]:
+    """``plan_by_slot`` with each key's slot known (``slots[i]`` holds ``keys[i]``)."""
+    by_slot: dict[int, Group] = {}
+    for pos, (key, slot) in enumerate(zip(keys, slots)):
+        group = by_slot.get(slot)
+        if group is None:
+            by_slot[slot] = Group([key], [pos])
+        else:
+            group.keys.append(key)
+            group.positions.append(pos)
     nested: dict[N, list[Group]] = {}
-    for slot, ps in by_slot.items():
-        group = Group([keys[p] for p in ps], ps)
+    for slot, group in by_slot.items():
+        owner = owners[slot]
         try:
-            nested[owners[slot]].append(group)
+            nested[owner].append(group)
         except KeyError:
-            nested[owners[slot]] = [group]
+            nested[owner] = [group]
     return [Batch(node, groups) for node, groups in nested.items()]
 
 
@@ -94,7 +102,13 @@ def single_batch(node: N, keys: Sequence[str]) -> list[Batch[N]]:
 def scatter(size: int, groups: Sequence[Group], replies: Sequence[Sequence[Any]]) -> list[Any]:
     """Put each group's per-key replies back at the caller's positions."""
     out: list[Any] = [None] * size
-    for group, reply in zip(groups, replies):
-        for pos, value in zip(group.positions, reply):
-            out[pos] = value
+    positions = [p for g in groups for p in g.positions]
+    values = [v for reply in replies for v in reply]
+    if len(values) != len(positions):  # a reply shorter than its group: align per group
+        for group, reply in zip(groups, replies):
+            for pos, value in zip(group.positions, reply):
+                out[pos] = value
+        return out
+    for pos, value in zip(positions, values):
+        out[pos] = value
     return out

@@ -13,6 +13,7 @@ from ..drivers import Driver
 from ..routing import Batch
 from . import pools, wire
 from .connect import connection_kwargs
+from .idle import Idle
 
 _tokens = itertools.count(1)
 _build_lock = threading.Lock()
@@ -41,6 +42,7 @@ class Topology(ABC):
         self._ack: tuple[Any, ...] | None = ("WAIT", *wait) if wait else None
         self._ack_nodes: frozenset[Any] = frozenset()  # set by replica topologies
         self._replies = wire.Replies(driver.parse_error, driver.readonly_error)
+        self._idle = Idle(driver.checkout)  # sync connections parked between batches
 
     # -- single-key routing ------------------------------------------------------------
     @abstractmethod
@@ -96,17 +98,17 @@ class Topology(ABC):
                   ) -> tuple[list[Any], int]:
         """One node's batch on the wire: (replies with errors in their places, flags)."""
         payload = wire.pack(commands)
-        conn = self.driver.checkout(pool)
+        conn = self._idle.take(pool)
         try:
             conn.send_packed_command([payload])
             replies, state = wire.read(conn, len(commands), self._replies, self.driver)
             if state == wire.READONLY:
                 conn.disconnect()
         except BaseException:
-            conn.disconnect()  # unread replies would poison the next user of the connection
+            self._idle.failed(pool, conn)  # unread replies would poison the next user
             raise
         finally:
-            pool.release(conn)
+            self._idle.give(pool, conn)
         return (wire.set_replies(commands, replies) if kind == 2 else replies), state
 
     async def _aexchange(self, pool: Any, commands: list[tuple[Any, ...]], kind: int
@@ -181,12 +183,12 @@ class Topology(ABC):
                 payload = wire.pack(commands) if kind else None
                 conn = None
                 try:
-                    conn = driver.checkout(pool)
+                    conn = self._idle.take(pool)
                     conn.send_packed_command(
                         [payload] if payload is not None else conn.pack_commands(commands))
                 except driver.base_error as exc:
                     if conn is not None:
-                        conn.disconnect()
+                        self._idle.failed(pool, conn)
                         pool.release(conn)
                     results[i] = exc
                     continue
@@ -204,10 +206,10 @@ class Topology(ABC):
                         replies = self._parse_each(client, conn, commands)
                     results[i] = replies[:-1] if acked else replies
                 except driver.base_error as exc:
-                    conn.disconnect()
+                    self._idle.failed(pool, conn)
                     results[i] = exc
                 inflight.pop(0)
-                pool.release(conn)
+                self._idle.give(pool, conn)
         finally:  # interrupted (e.g. KeyboardInterrupt): unread replies make conns unusable
             for _, _, pool, conn, _, _, _ in inflight:
                 conn.disconnect()
@@ -359,6 +361,7 @@ class Topology(ABC):
         for endpoint in endpoints:
             client = self._sync.pop(endpoint.identity, None)
             if client is not None:
+                self._idle.drain(client.connection_pool)
                 client.connection_pool.disconnect()
 
 

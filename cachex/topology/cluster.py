@@ -20,10 +20,11 @@ from typing import Any
 from ..config import Endpoint, Settings
 from ..drivers import Driver
 from ..exceptions import ClusterDown
-from ..routing import Batch, key_slot, plan_by_slot
+from ..routing import Batch, SlotMemo, key_slot, plan_slots
 from . import pools
 from .base import Topology
 from .cluster_map import SlotMap, parse_cluster_slots, split_address
+from .wire import Clean
 
 Command = tuple[Any, ...]
 SPLITTABLE = {"MGET": "GET", "DEL": "DEL", "UNLINK": "UNLINK", "EXISTS": "EXISTS",
@@ -80,6 +81,7 @@ class ClusterTopology(Topology):
         self._redirects = (driver.ask_error, driver.try_again_error)
         self._node_down = (driver.connection_error, driver.timeout_error)
         self._cluster: Any = None
+        self._slots = SlotMemo()
 
     # -- slot map ----------------------------------------------------------------------
     def endpoint(self, addr: str) -> Endpoint:
@@ -215,7 +217,7 @@ class ClusterTopology(Topology):
         return key_slot(a) == key_slot(b)
 
     def plan(self, keys: Sequence[str], write: bool = False) -> list[Batch[Any]]:
-        return plan_by_slot(keys, key_slot, self._owners())
+        return plan_slots(keys, self._slots.slots(keys), self._owners())
 
     def primaries(self) -> list[Any]:
         self._owners()
@@ -367,6 +369,8 @@ class ClusterTopology(Topology):
         return replies
 
     def _needs_fallback(self, replies: list[Any]) -> list[int]:
+        if type(replies) is Clean:
+            return []
         todo = []
         for i, reply in enumerate(replies):
             if isinstance(reply, Exception) and redirect_of(reply, self.driver)[0]:

@@ -78,6 +78,12 @@ def set_replies(commands: Sequence[Command], replies: list[Any]) -> list[Any]:
     return [True if r == b"OK" and c[0] == "SET" else r for c, r in zip(commands, replies)]
 
 
+class Clean(list):  # type: ignore[type-arg]
+    """A node's replies with no error reply among them: callers skip scanning for errors."""
+
+    __slots__ = ()
+
+
 class Replies:
     """Moves hiredis' replies out, with error replies as the driver's exception classes."""
 
@@ -87,17 +93,18 @@ class Replies:
         self.parse_error = parse_error
         self.readonly = readonly
 
-    def take(self, reader: Any, count: int, out: list[Any]) -> int:
-        """Move complete replies from ``reader`` into ``out``. Returns -1 when more bytes
-        are needed, else flags: ERROR (some reply is an error) and READONLY (a reply said
-        the node is no longer a primary: the caller drops the connection, so the driver's
-        next connect finds the primary). RESP3 push messages are skipped."""
-        gets = reader.gets
+    def take(self, reader: Any, out: list[Any]) -> int:
+        """Move every complete reply from ``reader`` into ``out``; return flags for them:
+        ERROR (some reply is an error) and READONLY (a reply said the node is no longer a
+        primary: the caller drops the connection, so the driver's next connect finds the
+        primary). RESP3 push messages are not replies and are skipped."""
+        chunk = list(iter(reader.gets, _MORE))  # C-speed loop over the parsed replies
+        kinds = set(map(type, chunk))
+        if _reply_error not in kinds and _push not in kinds:
+            out += chunk
+            return 0
         state = 0
-        while len(out) < count:
-            reply = gets()
-            if reply is _MORE:
-                return -1
+        for reply in chunk:
             if type(reply) is _reply_error:
                 reply = self.parse_error(str(reply))
                 state |= READONLY if isinstance(reply, self.readonly) else ERROR
@@ -110,15 +117,17 @@ class Replies:
 def read(conn: Any, count: int, replies: Replies, errors: Any) -> tuple[list[Any], int]:
     """(``count`` replies, ``take``'s flags) from a sync connection whose requests were sent."""
     reader = new_reader()  # type: ignore[misc]
-    out: list[Any] = []
+    out: list[Any] = Clean()
     sock = conn._sock
-    while (state := replies.take(reader, count, out)) < 0:
+    state = 0
+    while len(out) < count:
         try:
             data = sock.recv(READ_SIZE)
         except OSError as exc:  # socket timeouts included
             raise _failed(exc, conn, errors) from exc
         _feed(reader, data, conn, errors)
-    return out, state
+        state |= replies.take(reader, out)
+    return (out if state == 0 else list(out)), state
 
 
 def _failed(exc: BaseException, conn: Any, errors: Any) -> Exception:
@@ -175,16 +184,18 @@ async def aread(conn: Any, count: int, replies: Replies, errors: Any
                 ) -> tuple[list[Any], int]:
     """Async twin of ``read``."""
     reader = new_reader()  # type: ignore[misc]
-    out: list[Any] = []
+    out: list[Any] = Clean()
     stream = conn._reader
     timeout = conn.socket_timeout or None
-    while (state := replies.take(reader, count, out)) < 0:
+    state = 0
+    while len(out) < count:
         try:
             data = await _recv(stream, timeout)
         except (OSError, asyncio.TimeoutError) as exc:
             raise _failed(exc, conn, errors) from exc
         _feed(reader, data, conn, errors)
-    return out, state
+        state |= replies.take(reader, out)
+    return (out if state == 0 else list(out)), state
 
 
 def _where(conn: Any) -> str:

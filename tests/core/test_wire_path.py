@@ -61,6 +61,28 @@ def test_same_replies_as_the_drivers_pipeline(single_server: Any, make_cache: An
     assert on_wire[10:12] == [True, b"OK"]  # a *value* b"OK" stays bytes
 
 
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_error_reply_in_an_early_chunk_is_not_lost(single_server: Any, make_cache: Any,
+                                                   driver: str) -> None:
+    """The error comes in the first bytes read, a 1 MB value after it in many more reads:
+    the batch still raises (``execute``) and is not marked error-free (``execute_collect``)."""
+    cache = make_cache(single_server.url, driver)
+    topology = cache._topology
+    node = topology.primaries()[0]
+    client = single_server.client()
+    client.hset(f"{driver}:early:h", "f", "v")
+    client.set(f"{driver}:early:big", b"x" * (1 << 20))
+    batch = [("GET", f"{driver}:early:h"), ("GET", f"{driver}:early:big")]
+    with pytest.raises(topology.driver.response_error, match="WRONGTYPE"):
+        topology.execute(node, batch)
+    replies = topology.execute_collect(node, batch)
+    assert type(replies) is not wire.Clean
+    assert isinstance(replies[0], topology.driver.response_error)
+    assert replies[1] == b"x" * (1 << 20)
+    clean = topology.execute_collect(node, batch[1:])
+    assert type(clean) is wire.Clean and clean == [b"x" * (1 << 20)]
+
+
 @pytest.mark.parametrize("topology", ["single", "sharded", "cluster"])
 def test_cache_api_without_the_wire_path(topology: str, make_cache: Any,
                                          monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,87 @@
+"""Connections parked between multi-key batches (topology/idle.py), on real servers.
+
+A parked connection must never be handed out when the pool would not hand it out: closed by
+the server, inherited through fork, or after its pool was disconnected.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import pytest
+
+from cachex import testing
+from cachex.topology import idle
+
+DRIVERS = ["redis", "valkey"]
+
+
+def _pool(cache: Any) -> Any:
+    topology = cache._topology
+    return topology.node_client(topology.primaries()[0]).connection_pool
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_connection_closed_by_the_server_is_not_reused(make_cache: Any, driver: str) -> None:
+    with testing.server() as server:
+        cache = make_cache(server.url, driver, OPTIONS={"retry": None})
+        data = {f"k{i}": i for i in range(20)}
+        cache.set_many(data)
+        assert cache.get_many(data) == data  # a connection is parked now
+        parked = cache._topology._idle._parked[id(_pool(cache))]
+        assert parked
+        server.client().execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+        time.sleep(0.1)
+        # No retry configured: a parked dead connection would fail this call.
+        assert cache.get_many(data) == data
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_parking_is_bounded_and_disconnect_hands_connections_back(make_cache: Any,
+                                                                   driver: str) -> None:
+    with testing.server() as server:
+        cache = make_cache(server.url, driver)
+        topology = cache._topology
+        pool = _pool(cache)
+        conns = [topology._idle.take(pool) for _ in range(idle.PARK + 3)]
+        for conn in conns:
+            conn.connect()
+            topology._idle.give(pool, conn)
+        assert len(topology._idle._parked[id(pool)]) == idle.PARK
+        assert len(pool._in_use_connections) == idle.PARK  # the rest went back to the pool
+        cache.disconnect()
+        assert id(pool) not in topology._idle._parked
+        assert not pool._in_use_connections
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_forked_child_never_uses_the_parents_parked_connection(make_cache: Any,
+                                                                driver: str) -> None:
+    with testing.server() as server:
+        cache = make_cache(server.url, driver)
+        data = {f"k{i}": "x" * i for i in range(50)}
+        cache.set_many(data)
+        assert cache.get_many(data) == data  # parked in the parent
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child: hammer the alias, report whether every answer was right
+            ok = True
+            try:
+                deadline = time.monotonic() + 1.0
+                while time.monotonic() < deadline:
+                    ok = ok and cache.get_many(data) == data
+            except BaseException:
+                ok = False
+            os.write(write_end, b"1" if ok else b"0")
+            os._exit(0)
+        os.close(write_end)
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            assert cache.get_many(data) == data
+        child_ok = os.read(read_end, 1)
+        os.close(read_end)
+        os.waitpid(pid, 0)
+        assert child_ok == b"1"
