@@ -10,8 +10,6 @@ never asserted.
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +19,9 @@ import pytest
 
 from cachex.exceptions import CachexError
 from cachex.testing import Cluster, Server, cluster
+from tests.faults._util import SETTLE, Rider
+from tests.faults._util import ride_async as aride_loop
+from tests.faults._util import ride_sync as ride_loop
 
 from .conftest import DRIVERS, build, one_key_per_slot, slot_of, wait_replicated
 
@@ -200,7 +201,7 @@ async def test_operations_once_a_killed_primary_is_replaced_async(make_cache: An
 
 
 @dataclass
-class Ride:
+class Ride(Rider):
     """What a steady caller saw while a fault ran (and after it completed)."""
 
     ok: int = 0
@@ -212,12 +213,13 @@ class Ride:
     first_error: float | None = None
     last_error: float | None = None
 
-    def success(self, now: float, last_ok: float, done: bool) -> None:
+    def on_ok(self, now: float, last_ok: float, i: int, result: Any, done: bool) -> None:
         self.ok += 1
         self.ok_after += done
         self.longest_stall = max(self.longest_stall, now - last_ok)
+        self.wrong += not result
 
-    def failure(self, exc: BaseException, now: float, done: bool) -> None:
+    def on_error(self, exc: BaseException, now: float, i: int, done: bool) -> None:
         self.errors[type(exc).__name__] += 1
         self.first_error = self.first_error or now
         self.last_error = now
@@ -232,9 +234,6 @@ class Ride:
 
 
 BUDGET = 30.0
-PACE = 0.01
-WARM_UP = 20
-SETTLE = 50
 
 
 def one_round(scene: Scene, i: int) -> bool:
@@ -255,52 +254,15 @@ async def one_round_async(scene: Scene, i: int) -> bool:
 
 
 def ride_sync(scene: Scene, fault: Callable[[], Server]) -> tuple[Ride, Server]:
-    ride, new = Ride(), []
-    worker = threading.Thread(target=lambda: new.append(fault()), daemon=True)
-    start = last_ok = time.monotonic()
-    i = 0
-    while time.monotonic() - start < BUDGET and ride.ok_after < SETTLE:
-        i += 1
-        if i == WARM_UP:
-            worker.start()
-        done = i > WARM_UP and not worker.is_alive()
-        try:
-            right = one_round(scene, i)
-        except CachexError as exc:
-            ride.failure(exc, time.monotonic(), done)
-        else:
-            now = time.monotonic()
-            ride.success(now, last_ok, done)
-            last_ok = now
-            ride.wrong += not right
-        time.sleep(PACE)
-    worker.join(60)
-    assert new, "the fault did not complete"
-    return ride, new[0]
+    ride = Ride()
+    new = ride_loop(ride, fault, lambda i: one_round(scene, i), budget=BUDGET)
+    return ride, new
 
 
 async def ride_async(scene: Scene, fault: Callable[[], Server]) -> tuple[Ride, Server]:
     ride = Ride()
-    worker: asyncio.Task[Server] | None = None
-    start = last_ok = time.monotonic()
-    i = 0
-    while time.monotonic() - start < BUDGET and ride.ok_after < SETTLE:
-        i += 1
-        if i == WARM_UP:
-            worker = asyncio.create_task(asyncio.to_thread(fault))
-        done = worker is not None and worker.done()
-        try:
-            right = await one_round_async(scene, i)
-        except CachexError as exc:
-            ride.failure(exc, time.monotonic(), done)
-        else:
-            now = time.monotonic()
-            ride.success(now, last_ok, done)
-            last_ok = now
-            ride.wrong += not right
-        await asyncio.sleep(PACE)
-    assert worker is not None
-    return ride, await asyncio.wait_for(worker, 60)
+    new = await aride_loop(ride, fault, lambda i: one_round_async(scene, i), budget=BUDGET)
+    return ride, new
 
 
 def check_ride(ride: Ride, label: str) -> None:

@@ -165,3 +165,77 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str,
 
 def all_keys(groups: Iterable[list[str]]) -> list[str]:
     return [k for group in groups for k in group]
+
+
+# -- riding through a fault: a steady caller while a failover (or a kill) runs ----------------
+WARM_UP = 20  # rounds before the fault starts
+SETTLE = 50  # successful rounds after the fault completed, then the ride ends
+PACE = 0.01  # seconds between rounds: a steady caller, not a busy loop
+
+
+class Rider:
+    """What a ride reports to: each test module keeps its own tally (``ok_after`` ends it)."""
+
+    ok_after: int
+
+    def on_ok(self, now: float, last_ok: float, i: int, result: Any, done: bool) -> None:
+        raise NotImplementedError
+
+    def on_error(self, exc: BaseException, now: float, i: int, done: bool) -> None:
+        raise NotImplementedError
+
+
+def ride_sync(rider: Rider, fault: Callable[[], Any], step: Callable[[int], Any], *,
+              budget: float) -> Any:
+    """Run ``step(i)`` every PACE seconds; start ``fault`` in a thread after WARM_UP rounds;
+    stop SETTLE good rounds after it completed (or after ``budget`` seconds). Returns what
+    the fault returned."""
+    from cachex.exceptions import CachexError
+
+    new: list[Any] = []
+    worker = threading.Thread(target=lambda: new.append(fault()), daemon=True)
+    start = last_ok = time.monotonic()
+    i = 0
+    while time.monotonic() - start < budget and rider.ok_after < SETTLE:
+        i += 1
+        if i == WARM_UP:
+            worker.start()
+        done = i > WARM_UP and not worker.is_alive()
+        try:
+            result = step(i)
+        except CachexError as exc:
+            rider.on_error(exc, time.monotonic(), i, done)
+        else:
+            now = time.monotonic()
+            rider.on_ok(now, last_ok, i, result, done)
+            last_ok = now
+        time.sleep(PACE)
+    worker.join(60)
+    assert new, "the fault did not complete"
+    return new[0]
+
+
+async def ride_async(rider: Rider, fault: Callable[[], Any],
+                     step: Callable[[int], Awaitable[Any]], *, budget: float) -> Any:
+    """``ride_sync`` with an async step; the fault runs in a thread."""
+    from cachex.exceptions import CachexError
+
+    worker: asyncio.Task[Any] | None = None
+    start = last_ok = time.monotonic()
+    i = 0
+    while time.monotonic() - start < budget and rider.ok_after < SETTLE:
+        i += 1
+        if i == WARM_UP:
+            worker = asyncio.create_task(asyncio.to_thread(fault))
+        done = worker is not None and worker.done()
+        try:
+            result = await step(i)
+        except CachexError as exc:
+            rider.on_error(exc, time.monotonic(), i, done)
+        else:
+            now = time.monotonic()
+            rider.on_ok(now, last_ok, i, result, done)
+            last_ok = now
+        await asyncio.sleep(PACE)
+    assert worker is not None
+    return await asyncio.wait_for(worker, 60)

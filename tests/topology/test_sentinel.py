@@ -9,8 +9,6 @@ never asserted.
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,8 +20,11 @@ from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from cachex.exceptions import CachexError, ConnectionFailed
+from cachex.exceptions import ConnectionFailed
 from cachex.testing import SentinelSet, Server, free_port
+from tests.faults._util import SETTLE, WARM_UP, Rider
+from tests.faults._util import ride_async as aride_loop
+from tests.faults._util import ride_sync as ride_loop
 
 from .conftest import (
     BACKENDS,
@@ -308,7 +309,7 @@ def test_judging_a_sentinel_reply() -> None:
 
 
 @dataclass
-class Ride:
+class Ride(Rider):
     """What a caller saw while a steady set/get loop ran through a fault."""
 
     ok: int = 0
@@ -324,8 +325,8 @@ class Ride:
     first_error: float | None = None
     last_error: float | None = None
 
-    def success(self, now: float, last_ok: float, fault_done: bool, sent: int, got: Any
-                ) -> None:
+    def on_ok(self, now: float, last_ok: float, sent: int, got: Any, fault_done: bool
+              ) -> None:
         self.ok += 1
         self.ok_after += fault_done
         self.longest_stall = max(self.longest_stall, now - last_ok)
@@ -335,8 +336,8 @@ class Ride:
             self.stale += 1
             self.stale_after += fault_done
 
-    def failure(self, exc: BaseException, now: float, fault_started: bool) -> None:
-        self.errors_before += not fault_started
+    def on_error(self, exc: BaseException, now: float, i: int, done: bool) -> None:
+        self.errors_before += i < WARM_UP  # the fault starts at round WARM_UP
         self.errors[type(exc).__name__] += 1
         self.samples.setdefault(type(exc).__name__, str(exc)[:300])
         self.last_message = str(exc)[:300]
@@ -353,9 +354,6 @@ class Ride:
 
 
 BUDGET = 20.0  # seconds a ride may last
-PACE = 0.01  # seconds between rounds: a steady caller, not a busy loop
-WARM_UP = 20  # rounds before the fault
-SETTLE = 50  # rounds after the fault completed
 
 
 def _kill_primary(lab: SentinelSet) -> Server:
@@ -390,53 +388,21 @@ POLICIES: dict[str, dict[str, Any]] = {
 
 
 def ride_sync(cache: Any, fault: Callable[[], Server]) -> tuple[Ride, Server]:
+    def step(i: int) -> Any:
+        cache.set("ride", i)
+        return cache.get("ride")
+
     ride = Ride()
-    new: list[Server] = []
-    worker = threading.Thread(target=lambda: new.append(fault()), daemon=True)
-    start = last_ok = time.monotonic()
-    i = 0
-    while time.monotonic() - start < BUDGET and ride.ok_after < SETTLE:
-        i += 1
-        if i == WARM_UP:
-            worker.start()
-        done = i > WARM_UP and not worker.is_alive()
-        try:
-            cache.set("ride", i)
-            got = cache.get("ride")
-        except CachexError as exc:
-            ride.failure(exc, time.monotonic(), i >= WARM_UP)
-        else:
-            now = time.monotonic()
-            ride.success(now, last_ok, done, i, got)
-            last_ok = now
-        time.sleep(PACE)
-    worker.join(60)
-    assert new, "the fault did not complete: the lab found no new primary"
-    return ride, new[0]
+    return ride, ride_loop(ride, fault, step, budget=BUDGET)
 
 
 async def ride_async(cache: Any, fault: Callable[[], Server]) -> tuple[Ride, Server]:
+    async def step(i: int) -> Any:
+        await cache.aset("ride", i)
+        return await cache.aget("ride")
+
     ride = Ride()
-    worker: asyncio.Task[Server] | None = None
-    start = last_ok = time.monotonic()
-    i = 0
-    while time.monotonic() - start < BUDGET and ride.ok_after < SETTLE:
-        i += 1
-        if i == WARM_UP:
-            worker = asyncio.create_task(asyncio.to_thread(fault))
-        done = worker is not None and worker.done()
-        try:
-            await cache.aset("ride", i)
-            got = await cache.aget("ride")
-        except CachexError as exc:
-            ride.failure(exc, time.monotonic(), i >= WARM_UP)
-        else:
-            now = time.monotonic()
-            ride.success(now, last_ok, done, i, got)
-            last_ok = now
-        await asyncio.sleep(PACE)
-    assert worker is not None
-    return ride, await asyncio.wait_for(worker, 60)
+    return ride, await aride_loop(ride, fault, step, budget=BUDGET)
 
 
 def _check_resumed(ride: Ride, old: Server, new: Server, cache: Any, label: str) -> None:
