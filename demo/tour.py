@@ -110,7 +110,7 @@ def tour_placement(shards: Any, cluster: Any, servers: list[Any], lab: Any) -> N
         made = cluster.make_key(key)
         print(f"  {key:<14} slot {key_slot(made):>5} on {cluster._topology.locate(made)}")
     cluster.set_many({k: k for k in keys})
-    print(f"  get_many(300 keys) -> {len(cluster.get_many(keys))} values, one pipeline per "
+    print(f"  get_many(300 keys) -> {len(cluster.get_many(keys))} values, one batch per "
           f"node ({len(lab.primaries())} primaries), one MGET per slot")
 
 
