@@ -8,6 +8,7 @@ replies are left unread (timeout, cancellation) or the node turns out to be a re
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import pytest
@@ -171,3 +172,23 @@ def test_readonly_reply_drops_the_connection(make_cache: Any, driver: str) -> No
     idle = list(pool._available_connections)
     assert idle and all(c._sock is None for c in idle)
     assert cache.get_many(["x", "y"]) == {}  # reads on the replica still work
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_unix_socket_batches(make_cache: Any, driver: str) -> None:
+    """The wire path reads from the driver's unix-socket connections too, sync and async."""
+    sock = f"/tmp/cachex-wire-{os.getpid()}-{driver}.sock"  # short: sun_path is ~100 bytes
+    with testing.server(extra_config={"unixsocket": sock, "unixsocketperm": "700"}):
+        cache = make_cache(f"unix://{sock}?db=0", driver)
+        assert cache._topology.endpoint.path == sock
+        data = {f"u{i}": i for i in range(50)}
+        assert cache.set_many(data) == []
+        assert cache.get_many([*data, "missing"]) == data
+        cache.delete_many(list(data)[:25])
+        assert cache.get_many(data) == dict(list(data.items())[25:])
+
+        async def scenario() -> None:
+            assert await cache.aset_many(data) == []
+            assert await cache.aget_many(data) == data
+
+        asyncio.run(scenario())
