@@ -100,7 +100,7 @@ class Topology(ABC):
         payload = wire.pack(commands)
         conn = self._idle.take(pool)
         try:
-            conn.send_packed_command([payload])
+            conn.send_packed_command(payload)
             replies, state = wire.read(conn, len(commands), self._replies, self.driver)
             if state == wire.READONLY:
                 conn.disconnect()
@@ -185,7 +185,7 @@ class Topology(ABC):
                 try:
                     conn = self._idle.take(pool)
                     conn.send_packed_command(
-                        [payload] if payload is not None else conn.pack_commands(commands))
+                        payload if payload is not None else conn.pack_commands(commands))
                 except driver.base_error as exc:
                     if conn is not None:
                         self._idle.failed(pool, conn)

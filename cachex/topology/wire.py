@@ -28,6 +28,7 @@ except ImportError:  # pragma: no cover - exercised by the no-hiredis test
 
 Command = tuple[Any, ...]
 READ_SIZE = 65536
+BIG = 16384  # a packed command above this is sent as its own buffer
 _MORE = object()  # hiredis: "not enough data yet"
 ERROR, READONLY = 1, 3  # flags from Replies.take (a READONLY reply is an error too)
 
@@ -66,11 +67,28 @@ def suits(commands: Sequence[Command]) -> int:
     return 2 if sets else 1
 
 
-def pack(commands: Sequence[Command]) -> bytes:
+def pack(commands: Sequence[Command]) -> list[bytes]:
+    """The batch as buffers to send: small commands joined, big ones (large values) left as
+    they are, so a batch of 1 MB values is not copied once more into one buffer."""
     pack_command = hiredis.pack_command
     if len(commands) == 1:
-        return pack_command(commands[0])  # type: ignore[no-any-return]
-    return b"".join([pack_command(c) for c in commands])
+        return [pack_command(commands[0])]
+    packed = [pack_command(c) for c in commands]
+    if max(map(len, packed)) <= BIG:
+        return [b"".join(packed)]
+    out: list[bytes] = []
+    small: list[bytes] = []
+    for chunk in packed:
+        if len(chunk) > BIG:
+            if small:
+                out.append(b"".join(small))
+                small = []
+            out.append(chunk)
+        else:
+            small.append(chunk)
+    if small:
+        out.append(b"".join(small))
+    return out
 
 
 def set_replies(commands: Sequence[Command], replies: list[Any]) -> list[Any]:
@@ -158,7 +176,7 @@ else:  # pragma: no cover - Python 3.10
         return await asyncio.wait_for(stream.read(READ_SIZE), timeout)  # type: ignore[no-any-return]
 
 
-async def asend(conn: Any, payload: bytes, errors: Any) -> None:
+async def asend(conn: Any, payload: list[bytes], errors: Any) -> None:
     """Write a packed batch on an asyncio connection (connecting it first if needed)."""
     if not conn.is_connected:
         await conn.connect()
@@ -166,8 +184,8 @@ async def asend(conn: Any, payload: bytes, errors: Any) -> None:
         await conn.check_health()
     writer = conn._writer
     try:
-        writer.write(payload)
-        if len(payload) > READ_SIZE:  # above the transport's high-water mark: wait for it
+        writer.writelines(payload)
+        if len(payload) > 1 or len(payload[0]) > READ_SIZE:  # maybe above the high-water mark
             timeout = conn.socket_timeout
             if timeout:
                 await asyncio.wait_for(writer.drain(), timeout)

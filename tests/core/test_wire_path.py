@@ -192,3 +192,31 @@ def test_unix_socket_batches(make_cache: Any, driver: str) -> None:
             assert await cache.aget_many(data) == data
 
         asyncio.run(scenario())
+
+
+def test_pack_keeps_big_commands_apart() -> None:
+    import hiredis
+
+    small = [("SET", f"s{i}", b"x" * 10) for i in range(5)]
+    big = [("SET", "b1", b"y" * (wire.BIG + 1)), ("SET", "b2", b"z" * (1 << 20))]
+    commands = [small[0], big[0], *small[1:3], big[1], *small[3:]]
+    chunks = wire.pack(commands)
+    assert b"".join(chunks) == b"".join(hiredis.pack_command(c) for c in commands)
+    assert len(chunks) == 5  # small / big / small, small / big / small, small
+    assert wire.pack(small) == [b"".join(hiredis.pack_command(c) for c in small)]
+
+
+@pytest.mark.parametrize("topology", ["single", "sharded", "cluster"])
+def test_big_and_small_values_in_one_batch(topology: str, make_cache: Any) -> None:
+    cache = make_cache(labs.location(topology), KEY_PREFIX=f"bigwire-{topology}")
+    data = {"tiny": 1, "mid": "m" * 20_000, "huge": b"h" * (3 << 20),
+            **{f"s{i}": i for i in range(20)}}
+    assert cache.set_many(data) == []
+    assert cache.get_many(data) == data
+
+    async def scenario() -> None:
+        await cache.adelete_many(data)
+        assert await cache.aset_many(data) == []
+        assert await cache.aget_many(data) == data
+
+    asyncio.run(scenario())
