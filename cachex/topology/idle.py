@@ -11,7 +11,9 @@ connection: ``max_connections`` holds, and ``drain`` hands parked ones back (on 
 from __future__ import annotations
 
 import os
+import threading
 import time
+import weakref
 from typing import Any
 
 PARK = 8  # connections parked per pool at most; more go back to the pool
@@ -19,23 +21,32 @@ QUIET_AFTER_FAILURE = 1.0  # seconds without parking once a pool's connection br
 
 
 class Idle:
-    __slots__ = ("_checkout", "_parked", "_paused")
+    __slots__ = ("__weakref__", "_checkout", "_lock", "_parked", "_paused")
 
     def __init__(self, checkout: Any) -> None:
         self._checkout = checkout  # the driver's pool checkout (its signature differs)
+        self._reset()
+        _instances.add(self)
+
+    def _reset(self) -> None:
+        """Empty state (also in a forked child: the parent's connections and a lock that
+        another thread may have held at fork time must not be used there)."""
+        self._lock = threading.Lock()
         self._parked: dict[int, list[Any]] = {}  # by id(pool): pools may define __eq__
         self._paused: dict[int, float] = {}  # pool -> no parking until this monotonic time
 
     def take(self, pool: Any) -> Any:
         """A connection for one batch: a parked one that is still sound, else the pool's."""
-        parked = self._parked.get(id(pool))
-        while parked:
-            try:
+        key = id(pool)
+        while True:
+            with self._lock:
+                parked = self._parked.get(key)
+                if not parked:
+                    break
                 conn = parked.pop()
-            except IndexError:  # another thread took the last one
-                break
             if conn.pid != os.getpid():  # inherited through fork: the parent's socket
-                parked.clear()
+                with self._lock:
+                    self._parked.pop(key, None)
                 break
             if conn._sock is not None and _quiet(conn):
                 return conn
@@ -45,35 +56,48 @@ class Idle:
 
     def give(self, pool: Any, conn: Any) -> None:
         """Back after a batch: parked while connected (and room is left), else to the pool."""
-        parked = self._parked.get(id(pool))
-        if parked is None:
-            if self._paused and self._paused.get(id(pool), 0.0) > time.monotonic():
-                pool.release(conn)
-                return
-            parked = self._parked.setdefault(id(pool), [])
-        if conn._sock is not None and len(parked) < PARK:
-            parked.append(conn)
-        else:
-            pool.release(conn)
+        key = id(pool)
+        if conn._sock is not None:
+            with self._lock:
+                if not self._paused or self._paused.get(key, 0.0) <= time.monotonic():
+                    parked = self._parked.setdefault(key, [])
+                    if len(parked) < PARK:
+                        parked.append(conn)
+                        return
+        pool.release(conn)
 
     def failed(self, pool: Any, conn: Any) -> None:
         """``conn`` broke mid-batch: close it, and the parked ones too (what broke it, a
         restart or a network fault, likely broke them as well), all back to the pool."""
         conn.disconnect()
-        # For a while, connections go back to the pool: it checks each one on checkout and
-        # hands out the freshly reconnected ones first, which is what a retry needs.
-        self._paused[id(pool)] = time.monotonic() + QUIET_AFTER_FAILURE
-        for other in self._parked.pop(id(pool), []):
-            if other.pid == os.getpid():
-                other.disconnect()
-                pool.release(other)
+        key = id(pool)
+        with self._lock:
+            # For a while, connections go back to the pool: it checks each one on checkout
+            # and hands out the freshly reconnected ones first, which is what a retry needs.
+            self._paused[key] = time.monotonic() + QUIET_AFTER_FAILURE
+            parked = self._parked.pop(key, [])
+        for other in parked:
+            other.disconnect()
+            pool.release(other)
 
     def drain(self, pool: Any) -> None:
         """Hand every parked connection back to ``pool`` (before it disconnects them all)."""
-        parked = self._parked.pop(id(pool), [])
+        with self._lock:
+            parked = self._parked.pop(id(pool), [])
         for conn in parked:
-            if conn.pid == os.getpid():
-                pool.release(conn)
+            pool.release(conn)
+
+
+_instances: weakref.WeakSet[Idle] = weakref.WeakSet()
+
+
+def _forget_after_fork() -> None:
+    for idle in list(_instances):
+        idle._reset()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def _quiet(conn: Any) -> bool:
