@@ -13,7 +13,7 @@ from ..drivers import Driver
 from ..routing import Batch
 from . import pools, wire
 from .connect import connection_kwargs
-from .idle import Idle
+from .idle import AsyncIdle, Idle
 
 _tokens = itertools.count(1)
 _build_lock = threading.Lock()
@@ -43,6 +43,7 @@ class Topology(ABC):
         self._ack_nodes: frozenset[Any] = frozenset()  # set by replica topologies
         self._replies = wire.Replies(driver.parse_error, driver.readonly_error)
         self._idle = Idle(driver.checkout)  # sync connections parked between batches
+        self._aidle = AsyncIdle(driver.acheckout)
 
     # -- single-key routing ------------------------------------------------------------
     @abstractmethod
@@ -114,17 +115,17 @@ class Topology(ABC):
     async def _aexchange(self, pool: Any, commands: list[tuple[Any, ...]], kind: int
                          ) -> tuple[list[Any], int]:
         payload = wire.pack(commands)
-        conn = await self.driver.acheckout(pool)
+        conn = await self._aidle.take(pool)
         try:
             await wire.asend(conn, payload, self.driver)
             replies, state = await wire.aread(conn, len(commands), self._replies, self.driver)
             if state == wire.READONLY:
                 await conn.disconnect()
         except BaseException:  # cancelled too: the connection's replies are unknown
-            await conn.disconnect(nowait=True)
+            await self._aidle.failed(pool, conn)
             raise
         finally:
-            await pool.release(conn)
+            await self._aidle.give(pool, conn)
         return (wire.set_replies(commands, replies) if kind == 2 else replies), state
 
     def execute(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
@@ -243,11 +244,11 @@ class Topology(ABC):
                 payload = wire.pack(commands)
                 conn = None
                 try:
-                    conn = await driver.acheckout(pool)
+                    conn = await self._aidle.take(pool)
                     await wire.asend(conn, payload, driver)
                 except driver.base_error as exc:
                     if conn is not None:
-                        await conn.disconnect(nowait=True)
+                        await self._aidle.failed(pool, conn)
                         await pool.release(conn)
                     results[i] = exc
                     continue
@@ -263,13 +264,13 @@ class Topology(ABC):
                         replies = wire.set_replies(commands, replies)
                     results[i] = replies[:-1] if acked else replies
                 except driver.base_error as exc:
-                    await conn.disconnect(nowait=True)
+                    await self._aidle.failed(pool, conn)
                     results[i] = exc
                 inflight.pop(0)
-                await pool.release(conn)
+                await self._aidle.give(pool, conn)
         finally:  # cancelled or interrupted: unread replies make the connections unusable
             for _, pool, conn, _, _, _ in inflight:
-                await conn.disconnect(nowait=True)
+                await self._aidle.failed(pool, conn)
                 await pool.release(conn)
         return results
 

@@ -106,3 +106,52 @@ def _quiet(conn: Any) -> bool:
         return not conn.can_read()
     except Exception:  # the driver's ConnectionError for a broken socket
         return False
+
+
+class AsyncIdle:
+    """The asyncio twin. An asyncio pool belongs to one event loop, so its parked
+    connections live on the pool object itself (gone with it) and need no lock: nothing
+    awaits between looking at the list and changing it."""
+
+    __slots__ = ("_checkout",)
+
+    def __init__(self, checkout: Any) -> None:
+        self._checkout = checkout  # the driver's async pool checkout
+
+    async def take(self, pool: Any) -> Any:
+        parked = pool.__dict__.get(_PARKED)
+        while parked:
+            conn = parked.pop()
+            if conn.is_connected and _aquiet(conn):
+                return conn
+            await conn.disconnect(nowait=True)
+            await pool.release(conn)
+        return await self._checkout(pool)
+
+    async def give(self, pool: Any, conn: Any) -> None:
+        if conn.is_connected and pool.__dict__.get(_PAUSED, 0.0) <= time.monotonic():
+            parked = pool.__dict__.setdefault(_PARKED, [])
+            if len(parked) < PARK:
+                parked.append(conn)
+                return
+        await pool.release(conn)
+
+    async def failed(self, pool: Any, conn: Any) -> None:
+        """As ``Idle.failed``; also for a cancelled batch (its replies were never read)."""
+        await conn.disconnect(nowait=True)
+        pool.__dict__[_PAUSED] = time.monotonic() + QUIET_AFTER_FAILURE
+        parked = pool.__dict__.pop(_PARKED, [])
+        for other in parked:
+            await other.disconnect(nowait=True)
+            await pool.release(other)
+
+
+_PARKED = "_cachex_parked"
+_PAUSED = "_cachex_parked_paused_until"
+
+
+def _aquiet(conn: Any) -> bool:
+    """Nothing received on an idle asyncio connection: no end of stream, no stray bytes.
+    (The event loop has already read whatever arrived; this looks at its buffer.)"""
+    reader = conn._reader
+    return reader is not None and not reader.at_eof() and not reader._buffer

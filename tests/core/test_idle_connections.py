@@ -6,6 +6,7 @@ the server, inherited through fork, or after its pool was disconnected.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from typing import Any
@@ -85,3 +86,25 @@ def test_forked_child_never_uses_the_parents_parked_connection(make_cache: Any,
         os.close(read_end)
         os.waitpid(pid, 0)
         assert child_ok == b"1"
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_async_connection_closed_by_the_server_is_not_reused(make_cache: Any,
+                                                             driver: str) -> None:
+    with testing.server() as server:
+        cache = make_cache(server.url, driver, OPTIONS={"retry": None})
+        data = {f"k{i}": i for i in range(20)}
+        cache.set_many(data)
+
+        async def scenario() -> None:
+            assert await cache.aget_many(data) == data  # a connection is parked now
+            pool = cache._topology.anode_client(cache._topology.primaries()[0]).connection_pool
+            assert pool.__dict__.get("_cachex_parked")
+            server.client().execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+            await asyncio.sleep(0.1)  # the loop sees the close
+            # No retry configured: a parked dead connection would fail this call.
+            assert await cache.aget_many(data) == data
+            parked = pool.__dict__["_cachex_parked"]
+            assert 1 <= len(parked) <= idle.PARK
+
+        asyncio.run(scenario())
