@@ -143,8 +143,7 @@ def read(conn: Any, count: int, replies: Replies, errors: Any) -> tuple[list[Any
             data = sock.recv(READ_SIZE)
         except OSError as exc:  # socket timeouts included
             raise _failed(exc, conn, errors) from exc
-        _feed(reader, data, conn, errors)
-        state |= replies.take(reader, out)
+        state |= _feed(reader, data, conn, errors, replies, out)
     return (out if state == 0 else list(out)), state
 
 
@@ -157,10 +156,16 @@ def _failed(exc: BaseException, conn: Any, errors: Any) -> Exception:
         f"Error while reading from {_where(conn)}: {exc}")
 
 
-def _feed(reader: Any, data: bytes, conn: Any, errors: Any) -> None:
+def _feed(reader: Any, data: bytes, conn: Any, errors: Any, replies: Replies,
+          out: list[Any]) -> int:
+    """Parse newly read bytes into ``out``; ``take``'s flags."""
     if not data:
         raise errors.connection_error(f"Connection closed by server ({_where(conn)}).")
     reader.feed(data)
+    try:
+        return replies.take(reader, out)
+    except hiredis.HiredisError as exc:  # not RESP: the connection is unusable
+        raise errors.connection_error(f"Protocol error from {_where(conn)}: {exc}") from exc
 
 
 if sys.version_info >= (3, 11):
@@ -211,8 +216,7 @@ async def aread(conn: Any, count: int, replies: Replies, errors: Any
             data = await _recv(stream, timeout)
         except (OSError, asyncio.TimeoutError) as exc:
             raise _failed(exc, conn, errors) from exc
-        _feed(reader, data, conn, errors)
-        state |= replies.take(reader, out)
+        state |= _feed(reader, data, conn, errors, replies, out)
     return (out if state == 0 else list(out)), state
 
 

@@ -220,3 +220,18 @@ def test_big_and_small_values_in_one_batch(topology: str, make_cache: Any) -> No
         assert await cache.aget_many(data) == data
 
     asyncio.run(scenario())
+
+
+def test_bytes_that_are_not_resp_are_a_connection_error() -> None:
+    from types import SimpleNamespace
+
+    from cachex.drivers import redis_driver
+
+    driver = redis_driver()
+    replies = wire.Replies(driver.parse_error, driver.readonly_error)
+    conn = SimpleNamespace(host="10.0.0.9", port=6379, path=None)
+    out: list[Any] = []
+    assert wire._feed(wire.new_reader(), b"$1\r\na\r\n", conn, driver, replies, out) == 0
+    assert out == [b"a"]
+    with pytest.raises(driver.connection_error, match=r"Protocol error from 10\.0\.0\.9:6379"):
+        wire._feed(wire.new_reader(), b"?what\r\n", conn, driver, replies, [])
