@@ -235,7 +235,9 @@ class Server:
         Raises :class:`PortInUse` when the port was taken meanwhile, :class:`LabError` with the
         tail of the log when the process died or did not answer in time.
         """
-        proc = self._require_running("wait for")
+        proc = self._proc
+        if proc is None:  # an exited process is handled below: its log says why
+            raise LabError(f"cannot wait for {self.name}: it was never launched")
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:

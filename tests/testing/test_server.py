@@ -16,6 +16,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+import cachex.testing.node
 import cachex.testing.ports
 from cachex.testing import LabError, Server, flushall, server, servers
 
@@ -164,6 +165,41 @@ def test_a_taken_port_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         blocker.close()
     assert handed[0] == taken
+
+
+def test_a_taken_port_is_replaced_for_a_node_that_died_before_its_turn(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lab starts its nodes together, then waits for each in turn: the second node has
+    exited on its taken port long before the lab waits for it, and must still be re-ported
+    (this once failed as "cannot wait for node1: it is not running")."""
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    taken = blocker.getsockname()[1]
+    real = cachex.testing.ports.free_port
+    handed: list[int] = []
+
+    def racy(*, cluster_bus: bool = False) -> int:
+        port = taken if len(handed) == 1 else real(cluster_bus=cluster_bus)
+        handed.append(port)
+        return port
+
+    monkeypatch.setattr("cachex.testing.node.free_port", racy)
+    real_wait = cachex.testing.node.Server.wait_started
+
+    def slow_first(self: Server, timeout: float = 30.0) -> None:
+        if self.port != taken:
+            time.sleep(0.5)  # the node on the taken port has exited by now
+        real_wait(self, timeout)
+
+    monkeypatch.setattr(cachex.testing.node.Server, "wait_started", slow_first)
+    try:
+        with servers(2) as nodes:
+            assert all(n.ping() for n in nodes)
+            assert taken not in [n.port for n in nodes]
+    finally:
+        blocker.close()
+    assert handed[1] == taken
 
 
 def test_another_server_on_our_port_is_detected(monkeypatch: pytest.MonkeyPatch) -> None:
