@@ -9,6 +9,7 @@ from ..config import Settings
 from ..drivers import Driver
 from ..routing import Batch, Ring, RingNode, plan_nodes
 from .base import Topology
+from .wire import AsyncWireClient, WireClient
 
 
 class ShardedTopology(Topology):
@@ -25,10 +26,13 @@ class ShardedTopology(Topology):
     def client(self, key: str, write: bool = True) -> Any:
         node = self._node_for(key)
         client = self._sync.get(node)
-        return client if client is not None else self._endpoint_client(self.endpoints[node])
+        if client is None:
+            client = self._endpoint_client(self.endpoints[node])
+        return WireClient(self, client) if self.wire else client
 
     def aclient(self, key: str, write: bool = True) -> Any:
-        return self._endpoint_aclient(self.endpoints[self._node_for(key)])
+        client = self._endpoint_aclient(self.endpoints[self._node_for(key)])
+        return AsyncWireClient(self, client) if self.wire else client
 
     def plan(self, keys: Sequence[str], write: bool = False) -> list[Batch[Any]]:
         return plan_nodes(keys, self._nodes_for(keys))

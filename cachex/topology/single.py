@@ -9,6 +9,7 @@ from ..config import Settings
 from ..drivers import Driver
 from ..routing import Batch, single_batch
 from .base import Topology
+from .wire import AsyncWireClient, WireClient
 
 
 class SingleTopology(Topology):
@@ -21,10 +22,13 @@ class SingleTopology(Topology):
 
     def client(self, key: str, write: bool = True) -> Any:
         client = self._sync.get(self._node)
-        return client if client is not None else self._endpoint_client(self.endpoint)
+        if client is None:
+            client = self._endpoint_client(self.endpoint)
+        return WireClient(self, client) if self.wire else client
 
     def aclient(self, key: str, write: bool = True) -> Any:
-        return self._endpoint_aclient(self.endpoint)
+        client = self._endpoint_aclient(self.endpoint)
+        return AsyncWireClient(self, client) if self.wire else client
 
     def plan(self, keys: Sequence[str], write: bool = False) -> list[Batch[Any]]:
         return single_batch(self._node, keys)

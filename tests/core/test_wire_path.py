@@ -235,3 +235,26 @@ def test_bytes_that_are_not_resp_are_a_connection_error() -> None:
     assert out == [b"a"]
     with pytest.raises(driver.connection_error, match=r"Protocol error from 10\.0\.0\.9:6379"):
         wire._feed(wire.new_reader(), b"?what\r\n", conn, driver, replies, [])
+
+
+@pytest.mark.parametrize("topology", ["single", "sharded"])
+def test_single_key_plain_commands_take_the_wire_path(topology: str, make_cache: Any,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """get/set/delete/has_key are one-command batches on the wire; incr (a script) is not."""
+    cache = make_cache(labs.location(topology), KEY_PREFIX=f"single-wire-{topology}")
+    reads: list[int] = []
+    real_read = wire.read
+    monkeypatch.setattr(wire, "read", lambda *a: reads.append(a[1]) or real_read(*a))
+    cache.set("k", {"v": 1})
+    assert cache.get("k") == {"v": 1}
+    assert cache.has_key("k") and cache.delete("k") and cache.get("k", "gone") == "gone"
+    assert reads == [1] * 5
+    cache.set("n", 1)
+    assert cache.incr("n") == 2  # EVALSHA: the driver's own path
+    assert reads == [1] * 6
+
+    async def scenario() -> None:
+        await cache.aset("a", "async")
+        assert await cache.aget("a") == "async"
+
+    asyncio.run(scenario())
