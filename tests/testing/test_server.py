@@ -9,6 +9,7 @@ import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -144,7 +145,10 @@ def test_start_failure_shows_the_log(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_taken_port_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+@contextmanager
+def _taken_port(monkeypatch: pytest.MonkeyPatch, nth: int) -> Iterator[tuple[int, list[int]]]:
+    """A port held by someone else, handed out as the ``nth`` free port (0-based); yields it
+    and the list of every port handed out."""
     blocker = socket.socket()
     blocker.bind(("127.0.0.1", 0))
     blocker.listen()
@@ -153,18 +157,22 @@ def test_a_taken_port_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
     handed: list[int] = []
 
     def racy(*, cluster_bus: bool = False) -> int:
-        port = taken if not handed else real(cluster_bus=cluster_bus)
+        port = taken if len(handed) == nth else real(cluster_bus=cluster_bus)
         handed.append(port)
         return port
 
     monkeypatch.setattr("cachex.testing.node.free_port", racy)
     try:
-        with server() as node:
-            assert node.port != taken
-            assert node.ping()
+        yield taken, handed
     finally:
         blocker.close()
-    assert handed[0] == taken
+    assert handed[nth] == taken
+
+
+def test_a_taken_port_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    with _taken_port(monkeypatch, 0) as (taken, _), server() as node:
+        assert node.port != taken
+        assert node.ping()
 
 
 def test_a_taken_port_is_replaced_for_a_node_that_died_before_its_turn(
@@ -172,34 +180,18 @@ def test_a_taken_port_is_replaced_for_a_node_that_died_before_its_turn(
     """A lab starts its nodes together, then waits for each in turn: the second node has
     exited on its taken port long before the lab waits for it, and must still be re-ported
     (this once failed as "cannot wait for node1: it is not running")."""
-    blocker = socket.socket()
-    blocker.bind(("127.0.0.1", 0))
-    blocker.listen()
-    taken = blocker.getsockname()[1]
-    real = cachex.testing.ports.free_port
-    handed: list[int] = []
+    with _taken_port(monkeypatch, 1) as (taken, _):
+        real_wait = cachex.testing.node.Server.wait_started
 
-    def racy(*, cluster_bus: bool = False) -> int:
-        port = taken if len(handed) == 1 else real(cluster_bus=cluster_bus)
-        handed.append(port)
-        return port
+        def slow_first(self: Server, timeout: float = 30.0) -> None:
+            if self.port != taken:
+                time.sleep(0.5)  # the node on the taken port has exited by now
+            real_wait(self, timeout)
 
-    monkeypatch.setattr("cachex.testing.node.free_port", racy)
-    real_wait = cachex.testing.node.Server.wait_started
-
-    def slow_first(self: Server, timeout: float = 30.0) -> None:
-        if self.port != taken:
-            time.sleep(0.5)  # the node on the taken port has exited by now
-        real_wait(self, timeout)
-
-    monkeypatch.setattr(cachex.testing.node.Server, "wait_started", slow_first)
-    try:
+        monkeypatch.setattr(cachex.testing.node.Server, "wait_started", slow_first)
         with servers(2) as nodes:
             assert all(n.ping() for n in nodes)
             assert taken not in [n.port for n in nodes]
-    finally:
-        blocker.close()
-    assert handed[1] == taken
 
 
 def test_another_server_on_our_port_is_detected(monkeypatch: pytest.MonkeyPatch) -> None:
