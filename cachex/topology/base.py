@@ -102,15 +102,13 @@ class Topology(ABC):
         conn = self._idle.take(pool)
         try:
             conn.send_packed_command(payload)
-            replies, state = wire.read(conn, len(commands), self._replies, self.driver)
-            if state == wire.READONLY:
-                conn.disconnect()
+            replies, state = wire.read(conn, commands, kind, self._replies, self.driver)
         except BaseException:
             self._idle.failed(pool, conn)  # unread replies would poison the next user
             raise
         finally:
             self._idle.give(pool, conn)
-        return (wire.set_replies(commands, replies) if kind == 2 else replies), state
+        return replies, state
 
     async def _aexchange(self, pool: Any, commands: list[tuple[Any, ...]], kind: int
                          ) -> tuple[list[Any], int]:
@@ -118,15 +116,13 @@ class Topology(ABC):
         conn = await self._aidle.take(pool)
         try:
             await wire.asend(conn, payload, self.driver)
-            replies, state = await wire.aread(conn, len(commands), self._replies, self.driver)
-            if state == wire.READONLY:
-                await conn.disconnect()
+            replies, state = await wire.aread(conn, commands, kind, self._replies, self.driver)
         except BaseException:  # cancelled too: the connection's replies are unknown
             await self._aidle.failed(pool, conn)
             raise
         finally:
             await self._aidle.give(pool, conn)
-        return (wire.set_replies(commands, replies) if kind == 2 else replies), state
+        return replies, state
 
     def execute(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
         """Run ``commands`` on ``node`` in one round-trip; the first error reply raises."""
@@ -198,11 +194,7 @@ class Topology(ABC):
                 i, client, pool, conn, commands, acked, kind = inflight[0]
                 try:
                     if kind:
-                        replies, state = wire.read(conn, len(commands), self._replies, driver)
-                        if state == wire.READONLY:
-                            conn.disconnect()
-                        if kind == 2:
-                            replies = wire.set_replies(commands, replies)
+                        replies, _ = wire.read(conn, commands, kind, self._replies, driver)
                     else:
                         replies = self._parse_each(client, conn, commands)
                     results[i] = replies[:-1] if acked else replies
@@ -256,12 +248,7 @@ class Topology(ABC):
             while inflight:
                 i, pool, conn, commands, acked, kind = inflight[0]
                 try:
-                    replies, state = await wire.aread(conn, len(commands), self._replies,
-                                                      driver)
-                    if state == wire.READONLY:
-                        await conn.disconnect()
-                    if kind == 2:
-                        replies = wire.set_replies(commands, replies)
+                    replies, _ = await wire.aread(conn, commands, kind, self._replies, driver)
                     results[i] = replies[:-1] if acked else replies
                 except driver.base_error as exc:
                     await self._aidle.failed(pool, conn)

@@ -132,8 +132,19 @@ class Replies:
         return state
 
 
-def read(conn: Any, count: int, replies: Replies, errors: Any) -> tuple[list[Any], int]:
-    """(``count`` replies, ``take``'s flags) from a sync connection whose requests were sent."""
+def _settled(commands: Sequence[Command], kind: int, out: list[Any], state: int
+             ) -> tuple[list[Any], int]:
+    """Replies as the driver gives them: ``Clean`` only when error-free, SET's OK -> True."""
+    if kind == 2:
+        return set_replies(commands, out), state
+    return (out if not state else list(out)), state
+
+
+def read(conn: Any, commands: Sequence[Command], kind: int, replies: Replies, errors: Any
+         ) -> tuple[list[Any], int]:
+    """(the replies to ``commands``, ``take``'s flags) from a sync connection that sent them;
+    a READONLY reply closes the connection (see ``Replies.take``)."""
+    count = len(commands)
     reader = new_reader()  # type: ignore[misc]
     out: list[Any] = Clean()
     sock = conn._sock
@@ -144,7 +155,9 @@ def read(conn: Any, count: int, replies: Replies, errors: Any) -> tuple[list[Any
         except OSError as exc:  # socket timeouts included
             raise _failed(exc, conn, errors) from exc
         state |= _feed(reader, data, conn, errors, replies, out)
-    return (out if state == 0 else list(out)), state
+    if state == READONLY:
+        conn.disconnect()
+    return _settled(commands, kind, out, state)
 
 
 def _failed(exc: BaseException, conn: Any, errors: Any) -> Exception:
@@ -203,9 +216,10 @@ async def asend(conn: Any, payload: list[bytes], errors: Any) -> None:
             f"Error while writing to {_where(conn)}: {exc}") from exc
 
 
-async def aread(conn: Any, count: int, replies: Replies, errors: Any
-                ) -> tuple[list[Any], int]:
+async def aread(conn: Any, commands: Sequence[Command], kind: int, replies: Replies,
+                errors: Any) -> tuple[list[Any], int]:
     """Async twin of ``read``."""
+    count = len(commands)
     reader = new_reader()  # type: ignore[misc]
     out: list[Any] = Clean()
     stream = conn._reader
@@ -217,7 +231,9 @@ async def aread(conn: Any, count: int, replies: Replies, errors: Any
         except (OSError, asyncio.TimeoutError) as exc:
             raise _failed(exc, conn, errors) from exc
         state |= _feed(reader, data, conn, errors, replies, out)
-    return (out if state == 0 else list(out)), state
+    if state == READONLY:
+        await conn.disconnect()
+    return _settled(commands, kind, out, state)
 
 
 def _where(conn: Any) -> str:

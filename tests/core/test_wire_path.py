@@ -44,7 +44,7 @@ def test_same_replies_as_the_drivers_pipeline(single_server: Any, make_cache: An
     node = topology.primaries()[0]
     reads: list[int] = []
     real_read = wire.read
-    monkeypatch.setattr(wire, "read", lambda *a: reads.append(a[1]) or real_read(*a))
+    monkeypatch.setattr(wire, "read", lambda *a: reads.append(len(a[1])) or real_read(*a))
 
     single_server.client().hset(f"{driver}:h", "f", "v")  # GET on it: a WRONGTYPE error
     on_wire = topology.execute_collect(node, _batch(driver))
@@ -244,7 +244,7 @@ def test_single_key_plain_commands_take_the_wire_path(topology: str, make_cache:
     cache = make_cache(labs.location(topology), KEY_PREFIX=f"single-wire-{topology}")
     reads: list[int] = []
     real_read = wire.read
-    monkeypatch.setattr(wire, "read", lambda *a: reads.append(a[1]) or real_read(*a))
+    monkeypatch.setattr(wire, "read", lambda *a: reads.append(len(a[1])) or real_read(*a))
     cache.set("k", {"v": 1})
     assert cache.get("k") == {"v": 1}
     assert cache.has_key("k") and cache.delete("k") and cache.get("k", "gone") == "gone"
