@@ -28,6 +28,7 @@ DJANGO_OPTIONS = ("MAX_ENTRIES", "CULL_FREQUENCY")
 OPTION_KEYS = (
     "topology", "retry", "failover", "serializer", "compressor", "compress_min_size",
     "pickle_protocol", "pool", "read_from_replicas", "weights", "sentinel", "wait_replicas",
+    "fast_path",
 )
 POOL_KEYS = ("max_connections", "socket_timeout", "socket_connect_timeout",
              "socket_keepalive", "health_check_interval", "client_name", "ssl_cert_reqs",
@@ -98,13 +99,15 @@ class Settings:
     scheme_family: str = "redis"
     # (replicas, timeout ms): every write to the primary waits for that many replica acks
     wait_replicas: tuple[int, int] | None = None
+    # False: batches use the driver's public API only (see cachex/topology/seam.py)
+    fast_path: bool = True
 
     @property
     def registry_key(self) -> tuple[Any, ...]:
         """Full connection settings: two aliases that differ in any of them never share a pool."""
         return (self.topology, self.endpoints, self.pool, self.read_from_replicas,
                 self.service, self.sentinel_username, self.sentinel_password,
-                self.sentinel_socket_timeout, self.wait_replicas)
+                self.sentinel_socket_timeout, self.wait_replicas, self.fast_path)
 
 
 def fail(alias: str, problem: str, fix: str) -> ImproperlyConfigured:
@@ -116,8 +119,13 @@ def parse_settings(alias: str, location: Any, options: Mapping[str, Any]) -> Set
     try:
         settings = _parse(alias, location, options)
         wait = _parse_wait(options.get("wait_replicas"))
+        fast_path = options.get("fast_path", True)
+        if not isinstance(fast_path, bool):
+            raise ConfigError(f"OPTIONS['fast_path'] must be True or False, got {fast_path!r}")
     except ConfigError as exc:
         raise ImproperlyConfigured(f"cachex cache {alias!r}: {exc}") from None
+    if not fast_path:
+        settings = replace(settings, fast_path=False)
     if wait is None:
         return settings
     if settings.topology not in ("replicated", "sentinel"):

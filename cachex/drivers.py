@@ -76,6 +76,8 @@ class Driver:
 
 
 def _load(pkg: str, client: str, cluster: str) -> Driver:
+    from .topology import seam  # here: topology imports this module
+
     mod = importlib.import_module(pkg)
     aio = importlib.import_module(f"{pkg}.asyncio")
     aio_conn = importlib.import_module(f"{pkg}.asyncio.connection")
@@ -122,17 +124,11 @@ def _load(pkg: str, client: str, cluster: str) -> Driver:
         lock_error=exc.LockError,
         pool_needs_command_name=_needs_command_name(mod.ConnectionPool.get_connection),
         async_pool_needs_command_name=_needs_command_name(aio.ConnectionPool.get_connection),
-        parse_error=_error_parser(pkg, exc.ResponseError),
+        # Where cachex parses replies itself (the fast path): the driver's mapping of error
+        # replies to its exception classes; without it (see topology/seam.py) the fast path
+        # is off and this plain ResponseError is never used.
+        parse_error=seam.error_parser(pkg) or exc.ResponseError,
     )
-
-
-def _error_parser(pkg: str, fallback: type[Exception]) -> Any:
-    """The driver's own mapping of error replies to exception classes (MOVED -> MovedError,
-    READONLY -> ReadOnlyError, ...), used where cachex parses replies itself."""
-    try:
-        return importlib.import_module(f"{pkg}._parsers.base").BaseParser.parse_error
-    except (ImportError, AttributeError):  # pragma: no cover - every supported version has it
-        return fallback
 
 
 def _needs_command_name(method: Any) -> bool:

@@ -11,9 +11,9 @@ from typing import Any
 from ..config import Endpoint, Settings
 from ..drivers import Driver
 from ..routing import Batch
-from . import pools, wire
+from . import pools, seam, wire
 from .connect import connection_kwargs
-from .idle import AsyncIdle, Idle
+from .idle import AsyncCheckout, AsyncIdle, Checkout, Idle
 
 _tokens = itertools.count(1)
 _build_lock = threading.Lock()
@@ -28,9 +28,6 @@ class Topology(ABC):
     """
 
     name: str = "?"
-    # Batches of plain commands go straight on the wire (see wire.py). Off where the driver's
-    # connection class adds behaviour to reading replies (Sentinel-managed connections).
-    wire = True
 
     def __init__(self, settings: Settings, driver: Driver) -> None:
         self.settings = settings
@@ -42,8 +39,28 @@ class Topology(ABC):
         self._ack: tuple[Any, ...] | None = ("WAIT", *wait) if wait else None
         self._ack_nodes: frozenset[Any] = frozenset()  # set by replica topologies
         self._replies = wire.Replies(driver.parse_error, driver.readonly_error)
-        self._idle = Idle(driver.checkout)  # sync connections parked between batches
-        self._aidle = AsyncIdle(driver.acheckout)
+        sync_classes, async_classes = self._connection_classes()
+        # The fast path (parked connections, batches on the wire) needs the driver's private
+        # attributes: probed once per driver and connection class (seam.py), else public API.
+        self.fast = settings.fast_path and seam.fast_path(
+            driver.name, driver.async_pool, sync_classes, async_classes, settings.alias)
+        # Batches of plain commands go straight on the wire (wire.py, when hiredis is there).
+        self.wire = self.fast
+        if self.fast:
+            self._idle: Idle | Checkout = Idle(driver.checkout)  # parked between batches
+            self._aidle: AsyncIdle | AsyncCheckout = AsyncIdle(driver.acheckout)
+        else:
+            self._idle, self._aidle = Checkout(driver.checkout), AsyncCheckout(driver.acheckout)
+
+    def _connection_classes(self) -> tuple[list[type], list[type]]:
+        """The driver's connection classes this topology's pools will use (sync, async)."""
+        out: tuple[list[type], list[type]] = ([], [])
+        for endpoint in self.settings.endpoints:
+            for side, asynchronous in ((0, False), (1, True)):
+                kw = connection_kwargs(self.driver, endpoint, self.settings.pool,
+                                       asynchronous=asynchronous)
+                out[side].append(kw["connection_class"])
+        return out
 
     # -- single-key routing ------------------------------------------------------------
     @abstractmethod
@@ -103,6 +120,8 @@ class Topology(ABC):
         try:
             conn.send_packed_command(payload)
             replies, state = wire.read(conn, commands, kind, self._replies, self.driver)
+            if state & wire.READONLY:  # a demoted primary: drop its parked connections too
+                self._idle.failed(pool, conn)
         except BaseException:
             self._idle.failed(pool, conn)  # unread replies would poison the next user
             raise
@@ -117,6 +136,8 @@ class Topology(ABC):
         try:
             await wire.asend(conn, payload, self.driver)
             replies, state = await wire.aread(conn, commands, kind, self._replies, self.driver)
+            if state & wire.READONLY:
+                await self._aidle.failed(pool, conn)
         except BaseException:  # cancelled too: the connection's replies are unknown
             await self._aidle.failed(pool, conn)
             raise

@@ -134,7 +134,6 @@ class SentinelTopology(Topology):
     with ``read_from_replicas``. One batch per request: every key lives on the one primary."""
 
     name = "sentinel"
-    wire = False  # Sentinel-managed connections watch replies for a demoted primary
 
     def __init__(self, settings: Settings, driver: Driver) -> None:
         super().__init__(settings, driver)
@@ -145,6 +144,14 @@ class SentinelTopology(Topology):
         self._ack_nodes = frozenset({PRIMARY})
         self._manager: Any = None
         self._lock = threading.Lock()
+
+    def _connection_classes(self) -> tuple[list[type], list[type]]:
+        """The driver's Sentinel-managed connection classes (they ask the sentinels where
+        the primary is on every connect)."""
+        ssl = self.settings.endpoints[0].tls
+        name = "SentinelManagedSSLConnection" if ssl else "SentinelManagedConnection"
+        return ([getattr(importlib.import_module(self.driver.sentinel.__module__), name)],
+                [getattr(importlib.import_module(self.driver.async_sentinel.__module__), name)])
 
     # -- routing ----------------------------------------------------------------------
     def _role(self, write: bool) -> str:

@@ -20,6 +20,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from . import seam
+
 hiredis: Any
 try:
     import hiredis
@@ -147,7 +149,7 @@ def read(conn: Any, commands: Sequence[Command], kind: int, replies: Replies, er
     count = len(commands)
     reader = new_reader()  # type: ignore[misc]
     out: list[Any] = Clean()
-    sock = conn._sock
+    sock = seam.sock(conn)
     state = 0
     while len(out) < count:
         try:
@@ -200,7 +202,7 @@ async def asend(conn: Any, payload: list[bytes], errors: Any) -> None:
         await conn.connect()
     if conn.health_check_interval:
         await conn.check_health()
-    writer = conn._writer
+    writer = seam.stream_writer(conn)
     try:
         writer.writelines(payload)
         if len(payload) > 1 or len(payload[0]) > READ_SIZE:  # maybe above the high-water mark
@@ -222,7 +224,7 @@ async def aread(conn: Any, commands: Sequence[Command], kind: int, replies: Repl
     count = len(commands)
     reader = new_reader()  # type: ignore[misc]
     out: list[Any] = Clean()
-    stream = conn._reader
+    stream = seam.stream_reader(conn)
     timeout = conn.socket_timeout or None
     state = 0
     while len(out) < count:
