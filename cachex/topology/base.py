@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from ..config import Endpoint, Settings
@@ -13,6 +13,7 @@ from ..drivers import Driver
 from ..routing import Batch
 from . import pools, seam, wire
 from .connect import connection_kwargs
+from .freshness import MapFreshness
 from .idle import AsyncCheckout, AsyncIdle, Checkout, Idle
 
 _tokens = itertools.count(1)
@@ -29,6 +30,17 @@ class Topology(ABC):
 
     name: str = "?"
 
+    # -- what the executor may rely on (capabilities, instead of asking for names) --------
+    # Keys change nodes at run time (Cluster): a retry re-plans its batch on a re-read map.
+    moves_keys = False
+    # ``fallback_node`` is implemented (shards): failover mode "reroute" is possible.
+    reroutable = False
+    # A server-side routing map to keep fresh (Cluster), else None.
+    freshness: MapFreshness | None = None
+    # True while the server-side map must be re-read (the facade checks it on every call:
+    # a plain attribute here, a property where a map exists).
+    stale = False
+
     def __init__(self, settings: Settings, driver: Driver) -> None:
         self.settings = settings
         self.driver = driver
@@ -38,6 +50,9 @@ class Topology(ABC):
         wait = settings.wait_replicas
         self._ack: tuple[Any, ...] | None = ("WAIT", *wait) if wait else None
         self._ack_nodes: frozenset[Any] = frozenset()  # set by replica topologies
+        # A read of a key goes to one known node (the breaker can track it); not so when
+        # reads spread over replicas.
+        self.reads_located = not settings.read_from_replicas
         self._replies = wire.Replies(driver.parse_error, driver.readonly_error)
         sync_classes, async_classes = self._connection_classes()
         # The fast path (parked connections, batches on the wire) needs the driver's private
@@ -83,10 +98,13 @@ class Topology(ABC):
     def primaries(self) -> list[Any]:
         """Every node that holds data of its own (for clear, scans)."""
 
-    stale = False  # topologies with a server-side map (cluster) set this to re-read it
-
     def note_unreachable(self, node: Any) -> None:  # noqa: B027 - optional hook
         """``node`` cannot be reached or its circuit is open; nothing to do by default."""
+
+    def fallback_node(self, key: str, down: Collection[Any]) -> Any:
+        """Where ``key`` goes while the nodes in ``down`` are out (None: nowhere); only
+        where ``reroutable`` is True."""
+        raise NotImplementedError(f"the {self.name} topology cannot reroute keys")
 
     def refresh(self) -> None:  # noqa: B027 - optional hook, a no-op for most topologies
         """Re-read server-side routing state (the cluster slot map); nothing by default."""

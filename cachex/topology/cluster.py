@@ -24,6 +24,7 @@ from ..routing import Batch, SlotMemo, key_slot, plan_slots
 from . import pools
 from .base import Topology
 from .cluster_map import SlotMap, parse_cluster_slots, split_address
+from .freshness import MapFreshness
 from .wire import Clean
 
 Command = tuple[Any, ...]
@@ -69,13 +70,21 @@ def redirect_of(exc: BaseException, driver: Driver) -> tuple[str | None, str]:
 
 
 class ClusterTopology(Topology):
+    """A node that cannot be reached, during a batch or a single-key call, sync or async,
+    only marks the slot map stale (``freshness``): the executor re-reads it before its retry
+    and every operation re-reads a stale map before it starts. Never inside the failing call:
+    that would add a sweep over the nodes (the dead one too) to a call about to fail, and
+    could replace the node's error with ClusterDown."""
+
     name = "cluster"
+    moves_keys = True
+    freshness: MapFreshness
 
     def __init__(self, settings: Settings, driver: Driver) -> None:
         super().__init__(settings, driver)
         self.seeds = settings.endpoints
         self.map: SlotMap | None = None
-        self.stale = True  # no map yet: the first sync or async use fetches one
+        self.freshness = MapFreshness()
         self._map_lock = threading.Lock()
         self._endpoints: dict[str, Endpoint] = {}
         self._redirects = (driver.ask_error, driver.try_again_error)
@@ -109,7 +118,8 @@ class ClusterTopology(Topology):
         if not new.complete:
             errors.append(f"{addr}: slot map incomplete")
             return False
-        self.map, self.stale = new, False
+        self.map = new
+        self.freshness.installed()
         return True
 
     def _no_map(self, errors: list[str]) -> ClusterDown:
@@ -151,7 +161,7 @@ class ClusterTopology(Topology):
     def note_redirect(self, exc: BaseException) -> None:
         """MOVED means the map is out of date (a failover or a finished migration)."""
         if redirect_of(exc, self.driver)[0] == "MOVED":
-            self.stale = True
+            self.freshness.mark()
 
     def _follow(self, command: Command, exc: BaseException) -> Any:
         """Re-run one single-key ``command`` that got a redirect, following MOVED/ASK."""
@@ -204,10 +214,14 @@ class ClusterTopology(Topology):
             exc = reply
         raise exc
 
+    @property
+    def stale(self) -> bool:  # type: ignore[override]
+        return self.freshness.stale
+
     def note_unreachable(self, node: Any) -> None:
         """A primary cannot be reached (or its circuit is open): a failover may have given
         its slots to another node, so the next operation re-reads the slot map."""
-        self.stale = True
+        self.freshness.mark()
 
     # -- routing -----------------------------------------------------------------------
     def locate(self, key: str) -> Any:
@@ -229,8 +243,6 @@ class ClusterTopology(Topology):
 
     # -- clients -----------------------------------------------------------------------
     def client(self, key: str, write: bool = True) -> Any:
-        if self.stale and self.map is not None:
-            self.refresh()
         if self.settings.read_from_replicas and not write:
             return self.cluster_client()
         return _Caller(self, self._endpoint_client(self.endpoint(self.locate(key))))
@@ -298,7 +310,7 @@ class ClusterTopology(Topology):
         try:
             replies = super().execute_collect(node, commands)
         except self._node_down:
-            self.stale = True
+            self.freshness.mark()
             raise
         for i in self._needs_fallback(replies):
             singles, combine = fallback_commands(commands[i])
@@ -348,7 +360,7 @@ class ClusterTopology(Topology):
         for (_, commands), result in zip(batches, results):
             if isinstance(result, BaseException):
                 if isinstance(result, self._node_down):
-                    self.stale = True
+                    self.freshness.mark()
                 continue
             for i in self._needs_fallback(result):
                 todo.append((result, i, *fallback_commands(commands[i])))
@@ -358,8 +370,7 @@ class ClusterTopology(Topology):
         try:
             replies = await super().aexecute_collect(node, commands)
         except self._node_down:
-            self.stale = True
-            await self.arefresh()
+            self.freshness.mark()
             raise
         for i in self._needs_fallback(replies):
             singles, combine = fallback_commands(commands[i])
@@ -404,7 +415,7 @@ class _Caller:
         try:
             return self.client.execute_command(*args)
         except self.topo._node_down:
-            self.topo.stale = True  # a failover may be under way: re-read the map next time
+            self.topo.freshness.mark()  # a failover may be under way: re-read the map next time
             raise
         except self.topo.driver.response_error as exc:
             if redirect_of(exc, self.topo.driver)[0] is None:
@@ -419,8 +430,7 @@ class _ACaller(_Caller):
         try:
             return await self.client.execute_command(*args)
         except self.topo._node_down:
-            self.topo.stale = True
-            await self.topo.arefresh()
+            self.topo.freshness.mark()
             raise
         except self.topo.driver.response_error as exc:
             if redirect_of(exc, self.topo.driver)[0] is None:
