@@ -43,13 +43,10 @@ class Driver:
     timeout_error: type[Exception]
     response_error: type[Exception]
     readonly_error: type[Exception]
-    cluster_error: type[Exception]
     cluster_down_error: type[Exception]
     try_again_error: type[Exception]
     moved_error: type[Exception]
     ask_error: type[Exception]
-    master_not_found_error: type[Exception]
-    lock_error: type[Exception]
     pool_needs_command_name: bool
     async_pool_needs_command_name: bool
     parse_error: Any  # error reply text -> the driver's exception (MovedError, ...)
@@ -115,13 +112,10 @@ def _load(pkg: str, client: str, cluster: str) -> Driver:
         timeout_error=exc.TimeoutError,
         response_error=exc.ResponseError,
         readonly_error=exc.ReadOnlyError,
-        cluster_error=exc.ClusterError,
         cluster_down_error=exc.ClusterDownError,
         try_again_error=exc.TryAgainError,
         moved_error=exc.MovedError,
         ask_error=exc.AskError,
-        master_not_found_error=sentinel.MasterNotFoundError,
-        lock_error=exc.LockError,
         pool_needs_command_name=_needs_command_name(mod.ConnectionPool.get_connection),
         async_pool_needs_command_name=_needs_command_name(aio.ConnectionPool.get_connection),
         # Where cachex parses replies itself (the fast path): the driver's mapping of error

@@ -460,9 +460,3 @@ async def _gather(coros: Sequence[Any]) -> list[Any]:
         if isinstance(result, BaseException):
             raise result
     return results
-
-
-def raise_first_error(replies: Sequence[Any]) -> None:
-    for reply in replies:
-        if isinstance(reply, CachexError):
-            raise reply

@@ -239,8 +239,8 @@ class CachexCache(ExtendedAPI, BaseCache):
         return version + delta
 
     # ---------------------------------------------------------------- Django API, sync
-    # get/set (and their twins) are the hottest calls: they skip the flow machinery
-    # (~2.5 us a call) and call the router directly.
+    # get/set (and their twins) are the hottest calls: they skip the flow machinery (a
+    # generator and a drive loop per call) and call the router directly.
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         if self._topology.stale:
             self._topology.refresh()

@@ -289,7 +289,7 @@ class Codec:
 
     def _build_decode_many(self) -> Callable[[Sequence[bytes], Sequence[str]], list[Any]]:
         """Many values at once (get_many): for plain pickle, bare ``pickle.loads`` on each
-        pickled value, skipping the per-value wrapper (~0.3 us a value); anything else, and
+        pickled value, skipping the per-value wrapper; anything else, and
         any error, goes through ``decode`` one by one, so results and errors are the same."""
         decode = self.decode
         if self._sid != _PICKLE:

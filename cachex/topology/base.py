@@ -171,7 +171,7 @@ class Topology(ABC):
         if kind:
             replies, state = self._exchange(client.connection_pool, commands, kind)
             if state:
-                _raise_first(replies)
+                raise_first(replies)
         elif len(commands) == 1:
             return [client.execute_command(*commands[0])]
         else:
@@ -188,7 +188,7 @@ class Topology(ABC):
         if kind:
             replies, state = await self._aexchange(client.connection_pool, commands, kind)
             if state:
-                _raise_first(replies)
+                raise_first(replies)
         elif len(commands) == 1:
             return [await client.execute_command(*commands[0])]
         else:
@@ -392,7 +392,7 @@ class Topology(ABC):
                 client.connection_pool.disconnect()
 
 
-def _raise_first(replies: list[Any]) -> None:
+def raise_first(replies: list[Any]) -> None:
     """A pipeline raises its first error reply; so does a batch on the wire."""
     for reply in replies:
         if isinstance(reply, Exception):

@@ -22,7 +22,7 @@ from ..drivers import Driver
 from ..exceptions import ClusterDown
 from ..routing import Batch, SlotMemo, key_slot, plan_slots
 from . import pools
-from .base import Topology
+from .base import Topology, raise_first
 from .cluster_map import SlotMap, parse_cluster_slots, split_address
 from .freshness import MapFreshness
 from .wire import Clean
@@ -315,7 +315,7 @@ class ClusterTopology(Topology):
         for i in self._needs_fallback(replies):
             singles, combine = fallback_commands(commands[i])
             replies[i] = combine([self._single(c) for c in singles])
-        self._raise_errors(replies)
+        raise_first(replies)
         return replies
 
     def _single(self, command: Command) -> Any:
@@ -376,7 +376,7 @@ class ClusterTopology(Topology):
             singles, combine = fallback_commands(commands[i])
             replies[i] = combine(list(await asyncio.gather(
                 *(self._asingle(c) for c in singles))))
-        self._raise_errors(replies)
+        raise_first(replies)
         return replies
 
     def _needs_fallback(self, replies: list[Any]) -> list[int]:
@@ -388,12 +388,6 @@ class ClusterTopology(Topology):
                 self.note_redirect(reply)
                 todo.append(i)
         return todo
-
-    @staticmethod
-    def _raise_errors(replies: list[Any]) -> None:
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
 
     def disconnect(self) -> None:
         self._disconnect_endpoints(list(self._endpoints.values()))

@@ -1,10 +1,11 @@
 """A few connections kept between wire batches, in front of the driver's sync pool.
 
-Why: checking a connection out of redis-py 8's pool and back costs ~11 us (locks, fork check,
-instrumentation hooks), paid once per node per multi-key call; over 4 shards that was a tenth
-of a ``get_many(100)``. A connection parked here skips that, and is still checked the way
-the pool checks it: same process, still connected, nothing unread on the socket (a closed or
-dirty connection goes back to the pool, which reconnects it). The pool still owns every
+Why: checking a connection out of redis-py 8's pool and back takes locks, a fork check and
+instrumentation hooks, paid once per node per multi-key call; over several shards that is a
+visible share of a ``get_many`` (see ``python -m benchmarks --profile``). A connection
+parked here skips that, and is still checked the way the pool checks it: same process,
+still connected, nothing unread on the socket (a closed or dirty connection goes back to the
+pool, which reconnects it). The pool still owns every
 connection: ``max_connections`` holds, and ``drain`` hands parked ones back (on disconnect).
 """
 

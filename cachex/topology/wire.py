@@ -1,6 +1,6 @@
 """A node's batch straight on the wire: one packed buffer out, hiredis parsing the replies.
 
-Why: redis-py spends several microseconds of Python on every command of a pipeline (command
+Why: redis-py spends Python work on every command of a pipeline (command
 objects, response callbacks, instrumentation hooks), and a Cluster ``get_many`` of 100 keys
 is about 100 commands. For the commands below, whose plain replies are what redis-py would
 return anyway, cachex packs a node's whole batch with ``hiredis.pack_command``, sends it on a
@@ -245,8 +245,8 @@ def _where(conn: Any) -> str:
 
 class WireClient:
     """A node's client for single-key commands: plain ones (``GET``, ``SET``, ``DEL``, ...)
-    go on the wire like a one-command batch, skipping ~30 us of the driver's per-command
-    machinery; anything else goes to the driver's client."""
+    go on the wire like a one-command batch, skipping the driver's per-command
+    machinery (command objects, callbacks, hooks); anything else goes to the driver's client."""
 
     __slots__ = ("client", "pool", "topology")
 
