@@ -165,14 +165,13 @@ class ClusterTopology(Topology):
 
     def _follow(self, command: Command, exc: BaseException) -> Any:
         """Re-run one single-key ``command`` that got a redirect, following MOVED/ASK."""
-        for _ in range(MAX_HOPS):
-            kind, addr = redirect_of(exc, self.driver)
-            self.note_redirect(exc)
-            if kind == "TRYAGAIN":  # keys of a multi-key command are mid-migration
-                time.sleep(TRYAGAIN_PAUSE)
-                addr = self.locate(str(command[1]))
+        way = _Redirects(self, command, exc)
+        while (hop := way.hop()) is not None:  # twin: ``_afollow`` awaits the same I/O
+            pause, asking, addr = hop
+            if pause:
+                time.sleep(pause)
             client = self._endpoint_client(self.endpoint(addr))
-            if kind == "ASK":
+            if asking:
                 pipe = client.pipeline(transaction=False)
                 pipe.execute_command("ASKING")
                 pipe.execute_command(*command)
@@ -182,22 +181,18 @@ class ClusterTopology(Topology):
                     reply = client.execute_command(*command)
                 except self.driver.response_error as error:
                     reply = error
-            if not (isinstance(reply, Exception) and redirect_of(reply, self.driver)[0]):
-                if isinstance(reply, Exception):
-                    raise reply
-                return reply
-            exc = reply
-        raise exc
+            if way.settled(reply):
+                return way.outcome()
+        raise way.exc
 
     async def _afollow(self, command: Command, exc: BaseException) -> Any:
-        for _ in range(MAX_HOPS):
-            kind, addr = redirect_of(exc, self.driver)
-            self.note_redirect(exc)
-            if kind == "TRYAGAIN":
-                await asyncio.sleep(TRYAGAIN_PAUSE)
-                addr = self.locate(str(command[1]))
+        way = _Redirects(self, command, exc)
+        while (hop := way.hop()) is not None:
+            pause, asking, addr = hop
+            if pause:
+                await asyncio.sleep(pause)
             client = self._endpoint_aclient(self.endpoint(addr))
-            if kind == "ASK":
+            if asking:
                 pipe = client.pipeline(transaction=False)
                 pipe.execute_command("ASKING")
                 pipe.execute_command(*command)
@@ -207,12 +202,9 @@ class ClusterTopology(Topology):
                     reply = await client.execute_command(*command)
                 except self.driver.response_error as error:
                     reply = error
-            if not (isinstance(reply, Exception) and redirect_of(reply, self.driver)[0]):
-                if isinstance(reply, Exception):
-                    raise reply
-                return reply
-            exc = reply
-        raise exc
+            if way.settled(reply):
+                return way.outcome()
+        raise way.exc
 
     @property
     def stale(self) -> bool:  # type: ignore[override]
@@ -394,6 +386,44 @@ class ClusterTopology(Topology):
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+
+
+class _Redirects:
+    """Following the redirects of one single-key command as I/O-free steps, shared by
+    ``_follow`` and ``_afollow``: ``hop`` says where to send it next (after a pause, with
+    ASKING first), ``settled`` takes the reply and says whether it is final."""
+
+    __slots__ = ("command", "exc", "hops", "result", "topo")
+
+    def __init__(self, topo: ClusterTopology, command: Command, exc: BaseException) -> None:
+        self.topo = topo
+        self.command = command
+        self.exc = exc  # the last redirect: raised when the hops run out
+        self.hops = 0
+        self.result: Any = None
+
+    def hop(self) -> tuple[float, bool, str] | None:
+        """(seconds to pause first, send ASKING first, address); None: out of hops."""
+        if self.hops == MAX_HOPS:
+            return None
+        self.hops += 1
+        kind, addr = redirect_of(self.exc, self.topo.driver)
+        self.topo.note_redirect(self.exc)
+        if kind == "TRYAGAIN":  # keys of a multi-key command are mid-migration
+            return TRYAGAIN_PAUSE, False, self.topo.locate(str(self.command[1]))
+        return 0.0, kind == "ASK", addr
+
+    def settled(self, reply: Any) -> bool:
+        if isinstance(reply, Exception) and redirect_of(reply, self.topo.driver)[0]:
+            self.exc = reply
+            return False
+        self.result = reply
+        return True
+
+    def outcome(self) -> Any:
+        if isinstance(self.result, Exception):
+            raise self.result
+        return self.result
 
 
 class _Caller:
