@@ -186,7 +186,7 @@ class CachexCache(ExtendedAPI, BaseCache):
             made = [made[i] for i in found]
             keys = [keys[i] for i in found]
             values = [values[i] for i in found]
-        return dict(zip(keys, self._decode_many(values, made)))
+        return self._decode_many(values, made, keys)  # undecodable values: misses, logged
 
     def _set_many(self, data: Mapping[Any, Any], timeout: Any, version: int | None
                   ) -> Flow[list[Any]]:

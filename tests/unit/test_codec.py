@@ -32,6 +32,7 @@ from cachex.codec import (
     ZstdCompressor,
 )
 from cachex.exceptions import CachexError
+from cachex.redact import key_hash
 
 SERIALIZERS = ["pickle", "json", "msgpack"]
 COMPRESSORS = [None, "zlib", "lz4", "zstd"]
@@ -298,13 +299,22 @@ def test_tiny_values_with_zero_threshold_stay_plain() -> None:
 @pytest.mark.parametrize("reader_compressor", COMPRESSORS)
 @pytest.mark.parametrize("writer_compressor", ["zlib", "lz4", "zstd"])
 @pytest.mark.parametrize("serializer", SERIALIZERS)
-def test_any_compressor_is_readable_with_the_same_serializer(
+def test_other_compressors_are_read_only_when_listed_as_fallbacks(
     serializer: str, writer_compressor: str, reader_compressor: str | None
 ) -> None:
     writer = Codec(serializer=serializer, compressor=writer_compressor)
-    reader = Codec(serializer=serializer, compressor=reader_compressor)
     value = {"text": BIG_TEXT}
-    assert reader.decode(wire(writer.encode(value))) == value
+    data = wire(writer.encode(value))
+    reader = Codec(serializer=serializer, compressor=reader_compressor)
+    if reader_compressor == writer_compressor:
+        assert reader.decode(data) == value
+    else:  # the stored header does not choose the decompressor: the alias does
+        with pytest.raises(DecodeError, match=f"compressed with '{writer_compressor}'.*"
+                           "OPTIONS\\['decode_fallbacks'\\]"):
+            reader.decode(data)
+    migrating = Codec(serializer=serializer, compressor=reader_compressor,
+                      decode_fallbacks=[writer_compressor])
+    assert migrating.decode(data) == value
 
 
 @pytest.mark.parametrize("reader", SERIALIZERS)
@@ -316,9 +326,11 @@ def test_serializer_mismatch_is_a_helpful_decode_error(writer: str, reader: str)
     with pytest.raises(DecodeError) as info:
         Codec(serializer=reader).decode(data, key="user:1")
     msg = str(info.value)
-    assert "'user:1'" in msg and repr(writer) in msg and repr(reader) in msg
+    assert "user:1" not in msg and f"key#{key_hash('user:1')}" in msg
+    assert repr(writer) in msg and repr(reader) in msg
     assert "OPTIONS['serializer']" in msg and "delete the key" in msg
     assert info.value.key == "user:1"
+    assert Codec(serializer=reader, decode_fallbacks=[writer]).decode(data) == {"a": 1}
 
 
 @pytest.mark.parametrize("reader", ["json", "msgpack"])
@@ -423,7 +435,7 @@ def test_unpicklable_values_raise_encode_error(value: Any, compressor: str | Non
     assert isinstance(err, pickle.PicklingError)
     assert isinstance(err, TypeError)
     assert isinstance(err, CodecError) and isinstance(err, CachexError)
-    assert "'session:9'" in str(err) and "'pickle'" in str(err)
+    assert "session:9" not in str(err) and "'pickle'" in str(err)
     assert err.__cause__ is not None
 
 
@@ -474,7 +486,8 @@ def test_from_options_defaults_and_keys() -> None:
     assert codec.min_compress_size == 10
     codec = Codec.from_options({"pickle_protocol": 2})
     assert codec.encode("x")[:2] == b"\x80\x02"  # type: ignore[index]
-    assert repr(Codec()) == "Codec(serializer='pickle', compressor=None, min_compress_size=1024)"
+    assert repr(Codec()) == ("Codec(serializer='pickle', compressor=None, "
+                             "min_compress_size=1024, signed=False)")
 
 
 @pytest.mark.parametrize(
@@ -539,7 +552,7 @@ def test_reading_a_value_whose_compressor_is_missing(
     assert isinstance(data, bytes)
     for name in modules:
         monkeypatch.setitem(sys.modules, name, None)
-    reader = Codec(compressor="zlib")
+    reader = Codec(compressor="zlib", decode_fallbacks=[compressor], log_keys="full")
     with pytest.raises(DecodeError) as info:
         reader.decode(data, key="page:/")
     msg = str(info.value)
@@ -552,7 +565,7 @@ def test_serializer_classes_directly() -> None:
     assert JSONSerializer().dumps({"a": [1, 2]}) == b'{"a":[1,2]}'
     assert MsgpackSerializer().loads(MsgpackSerializer().dumps({1: b"x"})) == {1: b"x"}
     for comp in (ZlibCompressor(), Lz4Compressor(), ZstdCompressor()):
-        assert comp.decompress(comp.compress(b"abc" * 100)) == b"abc" * 100
+        assert comp.decompress(comp.compress(b"abc" * 100), 300) == b"abc" * 100
 
 
 def test_zstd_compressor_is_safe_across_threads() -> None:
