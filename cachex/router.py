@@ -28,6 +28,7 @@ from .policy import FailoverOptions, Policy, RetryPolicy
 from .policy.failover import FAIL_OPEN, REROUTE, FailedReplies, NoNeutralReply, neutral_replies
 from .policy.options import default_threshold
 from .policy.reroute import NotReroutable, Reroute, reroute
+from .redact import key_redactor
 from .topology import Topology
 from .topology.wire import Clean
 from .translate import translate, unreachable
@@ -60,6 +61,8 @@ class Router:
         settings = getattr(topology, "settings", None)
         self._reads_located = not (topology.name == "replicated"
                                    or bool(getattr(settings, "read_from_replicas", False)))
+        # keys in messages and logs: never replayable (cachex.redact, OPTIONS['log_keys'])
+        self._show_key = key_redactor(getattr(settings, "log_keys", "hash"))
 
     # -- one command, routed by key ----------------------------------------------------
     def call(self, key: str, *args: Any, write: bool = True, idempotent: bool = True,
@@ -455,7 +458,7 @@ class Router:
         raise err
 
     def _where(self, key: str, args: Command) -> str:
-        return f"{args[0]} {key!r} on {self.topology.label_for(key)}"
+        return f"{args[0]} {self._show_key(key)} on {self.topology.label_for(key)}"
 
 
 async def _gather(coros: Sequence[Any]) -> list[Any]:

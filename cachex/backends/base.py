@@ -22,6 +22,7 @@ from django.core.cache.backends.base import (
 from ..drivers import Driver
 from ..exceptions import CommandError
 from ..policy import FailedReplies
+from ..redact import key_redactor
 from ..router import NodeCommands
 from ..routing import Batch, scatter
 from .extended import ExtendedAPI
@@ -165,7 +166,7 @@ class CachexCache(ExtendedAPI, BaseCache):
                 raise
             value = yield Call(k, ("EVAL", INCR_SCRIPT, 1, k, delta), idempotent=False)
         if value is None:
-            raise ValueError(f"Key '{key}' not found.")
+            raise ValueError(f"Key {key_redactor(self.settings.log_keys)(k)} not found.")
         return int(value)
 
     def _get_many(self, keys: Iterable[Any], version: int | None) -> Flow[dict[Any, Any]]:
@@ -226,14 +227,15 @@ class CachexCache(ExtendedAPI, BaseCache):
                 yield Call(old, ("RENAME", old, new), idempotent=False)
             except CommandError as exc:
                 if "no such key" in str(exc).lower():
-                    raise ValueError(f"Key '{key}' not found") from None
+                    raise ValueError(
+                        f"Key {key_redactor(self.settings.log_keys)(old)} not found") from None
                 raise
             return version + delta
         # The new key lives on another node: copy bytes and expiry, then drop the old key.
         pttl, payload = (yield Run([(self._topology.locate(old),
                                      [("PTTL", old), ("DUMP", old)])]))[0]
         if payload is None:
-            raise ValueError(f"Key '{key}' not found")
+            raise ValueError(f"Key {key_redactor(self.settings.log_keys)(old)} not found")
         yield Call(new, ("RESTORE", new, max(int(pttl), 0), payload, "REPLACE"))
         yield Call(old, ("DEL", old))
         return version + delta
