@@ -28,7 +28,7 @@ from ..routing import Batch, scatter
 from .extended import ExtendedAPI
 from .flow import Call, Flow, Run, adrive, drive
 from .shared import alias_state
-from .timeouts import GONE, expiry_ms, set_args
+from .timeouts import GONE, check_delta, expiry_ms, set_args
 
 _BAD_KEY_CHARS = re.compile(r"[\x00-\x20\x7f]").search
 
@@ -159,6 +159,7 @@ class CachexCache(ExtendedAPI, BaseCache):
 
     def _incr(self, key: Any, delta: int, version: int | None) -> Flow[int]:
         k = self.make_and_validate_key(key, version=version)
+        check_delta(delta)
         try:  # the script by its digest; sent in full only when the server lacks it
             value = yield Call(k, ("EVALSHA", INCR_SHA, 1, k, delta), idempotent=False)
         except CommandError as exc:
