@@ -7,7 +7,6 @@ Everything a user can get wrong in CACHES is caught here, at start-up, with an
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -16,7 +15,7 @@ from urllib.parse import parse_qsl, unquote
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .redact import KEY_MODES, mask_url, userinfo_end
+from .redact import KEY_MODES, mask_url, split_urls, userinfo_end
 
 TOPOLOGIES = ("single", "sharded", "cluster", "sentinel", "replicated")
 DATA_SCHEMES = {"redis": False, "rediss": True, "valkey": False, "valkeys": True, "unix": False}
@@ -284,7 +283,7 @@ def _split_location(location: Any) -> list[str]:
         elif _scheme_of(text) in CLUSTER_SCHEMES or _scheme_of(text) in SENTINEL_SCHEMES:
             urls = [text]
         else:
-            urls = [u.strip() for u in re.split(r"[,;]", text) if u.strip()]
+            urls = split_urls(text)
     elif isinstance(location, Sequence):
         urls = []
         for item in location:
@@ -311,6 +310,7 @@ def _scheme_of(url: str) -> str:
 
 def _split_url(url: str) -> tuple[str, str | None, str | None, str, str, dict[str, str]]:
     """(scheme, username, password, hosts, path, query) without touching the host list."""
+    _scheme_of(url)  # a URL at all?
     scheme, rest = url.split("://", 1)
     username = password = None
     end = userinfo_end(rest)  # the last '@': a password may hold '@', '/', ':', '?', '%'
@@ -334,8 +334,11 @@ def _split_url(url: str) -> tuple[str, str | None, str | None, str, str, dict[st
 def _parse_host(text: str, default_port: int, url: str) -> tuple[str, int]:
     text = text.strip()
     if text.startswith("["):
-        host, _, port_text = text[1:].partition("]")
-        port_text = port_text.lstrip(":")
+        host, bracket, port_text = text[1:].partition("]")
+        if not bracket or (port_text and not port_text.startswith(":")):
+            raise ConfigError(f"unbalanced brackets around the IPv6 address in "
+                              f"{_redact(url)!r}; write '[::1]:6379'")
+        port_text = port_text[1:]
     elif text.count(":") > 1:
         raise ConfigError(f"IPv6 addresses need brackets in {_redact(url)!r}: '[::1]:6379'")
     else:

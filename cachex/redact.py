@@ -25,7 +25,8 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["KEY_MODES", "key_hash", "key_redactor", "mask_location", "mask_url", "userinfo_end"]
+__all__ = ["KEY_MODES", "key_hash", "key_redactor", "mask_location", "mask_url", "split_urls",
+           "userinfo_end"]
 
 KEY_MODES = ("hash", "prefix", "full")
 PREFIX_CHARS = 12
@@ -99,15 +100,16 @@ def mask_location(location: Any) -> str:
     """A whole LOCATION (a URL, a separated string or a list of URLs) fit for a message."""
     if isinstance(location, str):
         return mask_url(location) if location.count("://") <= 1 else ", ".join(
-            mask_url(part) for part in _split_urls(location))
+            mask_url(part) for part in split_urls(location))
     if isinstance(location, (list, tuple)):
         return "[" + ", ".join(repr(mask_url(u)) for u in location) + "]"
     return f"<{type(location).__name__}>"
 
 
-def _split_urls(text: str) -> list[str]:
-    """Split a ``,``/``;``-separated LOCATION at the separators that precede a ``scheme://``
-    (a password may contain ``,`` or ``;`` itself)."""
+def split_urls(text: str) -> list[str]:
+    """Split a ``,``/``;``-separated LOCATION at the last separator before each further
+    ``scheme://`` (a password may contain ``,`` or ``;`` itself; a cluster URL lists its
+    hosts with commas). Empty parts are dropped."""
     parts: list[str] = []
     start = 0
     i = text.find("://")
@@ -122,4 +124,4 @@ def _split_urls(text: str) -> list[str]:
         start = cut + 1
         i = nxt
     parts.append(text[start:].strip())
-    return parts
+    return [p for p in (part.strip(",; ") for part in parts) if p]
