@@ -72,7 +72,7 @@ def test_a_matrix_of_bad_urls_with_passwords_leaks_nothing(make_cache: Any) -> N
     texts: list[str] = []
     refused = 0
     with all_logs() as logs:
-        for password, cred in ((p, c) for p in PASSWORDS for c in credentials(p)):
+        for cred in (c for p in PASSWORDS for c in credentials(p)):
             cases: list[tuple[Any, dict[str, Any]]] = [
                 (url.format(c=cred), opts) for url, opts in BAD_URLS]
             cases += [([u.format(c=cred) if isinstance(u, str) else u for u in urls], {})
