@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime
 import decimal
 import enum
+import hmac
+import logging
 import os
 import pickle
+import re
 import sys
 import threading
 import zlib
@@ -31,11 +34,13 @@ from cachex.codec import (
     ZlibCompressor,
     ZstdCompressor,
 )
+from cachex.codec.compressors import TooLarge
 from cachex.exceptions import CachexError
 from cachex.redact import key_hash
 
 SERIALIZERS = ["pickle", "json", "msgpack"]
 COMPRESSORS = [None, "zlib", "lz4", "zstd"]
+COMPRESSORS_BY_NAME = {"zlib": ZlibCompressor, "lz4": Lz4Compressor, "zstd": ZstdCompressor}
 _redis_encoder = RedisEncoder("utf-8", "strict", False)
 
 
@@ -577,3 +582,101 @@ def test_zstd_compressor_is_safe_across_threads() -> None:
 
     with ThreadPoolExecutor(8) as pool:
         assert all(pool.map(work, values))
+
+
+# -- limits: bounded decompression, fallbacks, signing, get_many ---------------------------
+
+
+@pytest.mark.parametrize("name", ["zlib", "lz4", "zstd"])
+def test_decompression_stops_at_the_limit(name: str) -> None:
+    comp = COMPRESSORS_BY_NAME[name]()
+    data = comp.compress(b"\0" * (4 * 1024 * 1024))
+    assert comp.decompress(data, 4 * 1024 * 1024) == b"\0" * (4 * 1024 * 1024)
+    with pytest.raises(TooLarge) as info:
+        comp.decompress(data, 1024 * 1024)
+    assert info.value.limit == 1024 * 1024
+
+
+def test_a_frame_that_hides_or_understates_its_size_is_still_bounded() -> None:
+    import lz4.frame
+    import zstandard
+
+    hidden = zstandard.ZstdCompressor(write_content_size=False).compress(b"\0" * 3_000_000)
+    with pytest.raises(TooLarge):
+        ZstdCompressor().decompress(hidden, 1_000_000)
+    assert len(ZstdCompressor().decompress(hidden, 3_000_000)) == 3_000_000
+    unsized = lz4.frame.compress(b"\0" * 3_000_000, store_size=False)
+    with pytest.raises(TooLarge):
+        Lz4Compressor().decompress(unsized, 1_000_000)
+
+
+def test_the_decode_limit_names_the_option() -> None:
+    codec = Codec(compressor="zlib", decompress_max_size=10_000)
+    data = codec.encode("x" * 50_000)
+    with pytest.raises(DecodeError, match=r"decompress_max_size.*delete the key") as info:
+        codec.decode(wire(data), key="big")
+    assert info.value.key == "big" and "'big'" not in str(info.value)
+    assert Codec(compressor="zlib").decode(wire(data)) == "x" * 50_000
+
+
+@pytest.mark.parametrize(("fallbacks", "message"), [
+    ("zlib", "must be a list"), (["brotli"], "unknown decode_fallbacks entry 'brotli'"),
+    ([None], "unknown decode_fallbacks entry None"),
+])
+def test_bad_decode_fallbacks(fallbacks: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Codec(decode_fallbacks=fallbacks)
+
+
+@pytest.mark.parametrize("limit", [0, -1, 1.5, None, "64MB"])
+def test_bad_decompress_max_size(limit: Any) -> None:
+    with pytest.raises(ValueError, match="decompress_max_size"):
+        Codec(decompress_max_size=limit)
+
+
+@pytest.mark.parametrize("serializer", SERIALIZERS)
+@pytest.mark.parametrize("compressor", COMPRESSORS)
+def test_signed_values_round_trip(serializer: str, compressor: str | None) -> None:
+    codec = Codec(serializer=serializer, compressor=compressor, signing={"key": "k"})
+    for value in ({"text": BIG_TEXT}, "short", [1, 2.5], None, 7):
+        data = codec.encode(value)
+        if type(value) is int:
+            assert data == 7
+            assert codec.decode(b"7") == 7
+            continue
+        assert isinstance(data, bytes) and data[:2] == b"\x00S"
+        assert codec.decode(data) == value
+        tampered = data[:-1] + bytes([data[-1] ^ 1])
+        with pytest.raises(DecodeError, match="signature"):
+            codec.decode(tampered)
+    unsigned = Codec(serializer=serializer, compressor=compressor).encode({"a": 1})
+    with pytest.raises(DecodeError, match="is not signed"):
+        codec.decode(wire(unsigned))
+
+
+def test_signing_keys_are_salted_and_never_shown() -> None:
+    codec = Codec(signing={"key": "visible-secret"})
+    assert "visible-secret" not in repr(codec) and "signed=True" in repr(codec)
+    data = codec.encode("v")
+    assert isinstance(data, bytes)
+    naive = hmac.digest(b"visible-secret", data[34:], "sha256")
+    assert data[2:34] != naive  # the configured key is not used as is
+    assert Codec(signing={"key": b"visible-secret"}).decode(data) == "v"
+    assert Codec(signing={"key": "new", "fallback_keys": ["visible-secret"]}).decode(data) == "v"
+
+
+@pytest.mark.parametrize("serializer", SERIALIZERS)
+def test_decode_many_leaves_out_undecodable_values(serializer: str,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    codec = Codec(serializer=serializer, alias="shop")
+    good = [wire(codec.encode({"i": i})) for i in range(3)]
+    datas = [good[0], b"\x00pz-not-allowed", good[1], b"\x80\x05junk", good[2]]
+    made = [f":1:k{i}" for i in range(5)]
+    with caplog.at_level(logging.WARNING, logger="cachex.codec"):
+        got = codec.decode_many(datas, made, ["a", "b", "c", "d", "e"])
+    assert got == {"a": {"i": 0}, "c": {"i": 1}, "e": {"i": 2}}
+    assert len(caplog.records) == 2
+    assert {r.key for r in caplog.records} == {  # type: ignore[attr-defined]
+        f"key#{key_hash(':1:k1')}", f"key#{key_hash(':1:k3')}"}
+    assert all("'shop'" in r.getMessage() and ":1:k" not in r.getMessage()
+               for r in caplog.records)
