@@ -151,6 +151,11 @@ def test_passwords_with_any_character_work_and_never_show_at_run_time(
     assert not found, found[:3]  # ...and nothing showed a password
 
 
+def logged_in(server: Any, user: str) -> bool:
+    """Whether some connection to ``server`` is authenticated as ``user``."""
+    return any(c.get("user") == user for c in server.client().client_list())
+
+
 def test_options_credentials_reach_every_shard(shard_servers: Any, make_cache: Any) -> None:
     for server in shard_servers:
         server.client().execute_command("ACL", "SETUSER", "shardy", "on", ">Sekr3t@/T4il",
@@ -161,7 +166,7 @@ def test_options_credentials_reach_every_shard(shard_servers: Any, make_cache: A
         data = {f"k{i}": i for i in range(40)}
         cache.set_many(data)
         assert cache.get_many(list(data)) == data
-        assert all(e.password == "Sekr3t@/T4il" for e in cache.settings.endpoints)
+        assert all(logged_in(s, "shardy") for s in shard_servers)
         assert "Sekr3t" not in repr(cache.settings)
     finally:
         for server in shard_servers:
@@ -183,3 +188,27 @@ def test_mask_location_lists_and_separated_strings() -> None:
     text = mask_location("redis://a:p,w;d@h1:1, redis://b:q@h2:2")
     assert "p,w;d" not in text and ":q" not in text and "h1:1" in text and "h2:2" in text
     assert "q@" not in mask_location(["redis://b:q@h2:2"])
+
+
+def test_options_credentials_reach_every_cluster_node(make_cache: Any) -> None:
+    """Seeds and the nodes discovered from CLUSTER SLOTS alike (ACL users are per node)."""
+    from tests import labs
+
+    cluster = labs.lab("cluster")
+    for node in cluster.nodes:
+        node.client().execute_command("ACL", "SETUSER", "clus", "on", ">Sekr3t:@T4il",
+                                      "~*", "+@all")
+    try:
+        seed = cluster.url.split(",")[0]  # one seed: the others are discovered
+        cache = make_cache(seed, KEY_PREFIX="optcreds",
+                           OPTIONS={"username": "clus", "password": "Sekr3t:@T4il"})
+        data = {f"k{i}": i for i in range(60)}
+        cache.set_many(data)
+        assert cache.get_many(list(data)) == data
+        assert asyncio.run(cache.aget_many(list(data))) == data
+        primaries = [n for n in cluster.nodes
+                     if n.client().info("replication")["role"] == "master"]
+        assert all(logged_in(n, "clus") for n in primaries)
+    finally:
+        for node in cluster.nodes:
+            node.client().execute_command("ACL", "DELUSER", "clus")
