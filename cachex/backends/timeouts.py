@@ -22,19 +22,32 @@ def expiry_ms(timeout: Any) -> int | None:
     """
     if timeout is None:
         return PERSIST
-    try:
-        if isinstance(timeout, (str, bytes)):  # "10" * 1000 would be a 2000-char string
-            raise TypeError
+    kind = type(timeout)
+    if kind is int or (kind is float and _finite(timeout)):
         ms = int(timeout * 1000)
-        if not math.isfinite(timeout):
-            raise ValueError
-    except (TypeError, ValueError, OverflowError):
-        raise _bad_timeout(timeout) from None
+    else:
+        ms = _other_ms(timeout)
     if ms <= 0:
         return 1 if timeout > 0 else GONE
     if ms > MAX_MS:
         raise ValueError(f"timeout={timeout!r} seconds is beyond what Redis can store "
                          f"(at most {MAX_MS // 1000} s); use timeout=None for no expiry")
+    return ms
+
+
+_finite = math.isfinite
+
+
+def _other_ms(timeout: Any) -> int:
+    """Milliseconds for any other number type (bool, Decimal, Fraction, subclasses)."""
+    try:
+        if isinstance(timeout, (str, bytes)):  # "10" * 1000 would be a 2000-char string
+            raise TypeError
+        ms = int(timeout * 1000)
+        if not _finite(timeout):
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):
+        raise _bad_timeout(timeout) from None
     return ms
 
 
