@@ -212,3 +212,25 @@ def test_options_credentials_reach_every_cluster_node(make_cache: Any) -> None:
     finally:
         for node in cluster.nodes:
             node.client().execute_command("ACL", "DELUSER", "clus")
+
+
+def test_what_djangos_error_reports_mask() -> None:
+    """docs/security.md's table: OPTIONS['password'] and the signing key are masked in
+    Django's error page and e-mails, LOCATION is not."""
+    from django.test import override_settings
+    from django.views.debug import SafeExceptionReporterFilter
+
+    caches = {"default": {
+        "BACKEND": "cachex.backends.redis.RedisCache",
+        "LOCATION": "redis://user:Sekr3tInUrlT4il@10.0.0.1:6379/0",
+        "OPTIONS": {"username": "web", "password": "Sekr3tOptT4il",
+                    "sentinel": {"password": "Sekr3tSentT4il"},
+                    "signing": {"key": "Sekr3tSignT4il", "fallback_keys": ["Sekr3tOldT4il"]}},
+    }}
+    with override_settings(CACHES=caches):
+        shown = SafeExceptionReporterFilter().get_safe_settings()["CACHES"]["default"]
+    text = repr(shown)
+    for secret in ("Sekr3tOptT4il", "Sekr3tSentT4il", "Sekr3tSignT4il", "Sekr3tOldT4il"):
+        assert secret not in text
+    assert "Sekr3tInUrlT4il" in shown["LOCATION"]  # why passwords belong in OPTIONS
+    assert shown["OPTIONS"]["username"] == "web"
