@@ -41,7 +41,8 @@ log = logging.getLogger("cachex.policy")
 class Router:
     """Sends commands for one alias; shared by every backend instance of that alias."""
 
-    def __init__(self, topology: Topology, policy: Policy | RetryPolicy) -> None:
+    def __init__(self, topology: Topology, policy: Policy | RetryPolicy, *,
+                 log_keys: str = "hash") -> None:
         if isinstance(policy, RetryPolicy):  # a bare retry policy: default failover options
             policy = Policy.from_retry(
                 policy, FailoverOptions(threshold=default_threshold(topology.name)))
@@ -61,8 +62,9 @@ class Router:
         settings = getattr(topology, "settings", None)
         self._reads_located = not (topology.name == "replicated"
                                    or bool(getattr(settings, "read_from_replicas", False)))
-        # keys in messages and logs: never replayable (cachex.redact, OPTIONS['log_keys'])
-        self._show_key = key_redactor(getattr(settings, "log_keys", "hash"))
+        # keys in messages and logs: never replayable (cachex.redact, OPTIONS['log_keys']);
+        # the alias's own choice (the topology, and its settings, may be shared by aliases)
+        self._show_key = key_redactor(log_keys)
 
     # -- one command, routed by key ----------------------------------------------------
     def call(self, key: str, *args: Any, write: bool = True, idempotent: bool = True,

@@ -54,7 +54,8 @@ def _build(driver: Driver, location: Any, params: Mapping[str, Any]) -> AliasSta
         policy = build_policy(options, alias, settings.topology)
     except (ValueError, ImportError) as exc:  # ImportError: an optional codec library
         raise ImproperlyConfigured(f"cachex cache {alias!r}: {exc}") from None
-    return AliasState(alias, settings, codec, Router(topology_for(settings, driver), policy))
+    router = Router(topology_for(settings, driver), policy, log_keys=settings.log_keys)
+    return AliasState(alias, settings, codec, router)
 
 
 def guess_alias(location: Any, params: Mapping[str, Any]) -> str:

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
+from cachex.exceptions import ConnectionFailed
+from cachex.redact import key_hash
 from cachex.testing import servers
 from tests.security._util import all_logs, error_texts, leaks
 
@@ -82,3 +84,19 @@ def test_session_ids_never_reach_logs_or_errors_during_a_shard_outage() -> None:
     assert warned and errors, "the outage must have been logged and raised"
     found = leaks(texts, ids)
     assert not found, found[:3]
+
+
+@pytest.mark.parametrize(("mode", "shown"), [
+    ("hash", lambda k: f"key#{key_hash(k)}"),
+    ("prefix", lambda k: f"{k[:12]!r}…#{key_hash(k)}"),
+    ("full", repr),
+])
+def test_log_keys_decides_how_errors_show_keys(mode: str, shown: Any, make_cache: Any) -> None:
+    cache = make_cache("redis://127.0.0.1:1/0", KEY_PREFIX="dbg",
+                       OPTIONS={"log_keys": mode, "retry": None,
+                                "pool": {"socket_connect_timeout": 0.5}})
+    with pytest.raises(ConnectionFailed) as info:
+        cache.get("user:42:profile")
+    assert shown(cache.make_key("user:42:profile")) in str(info.value)
+    if mode != "full":
+        assert "user:42:profile" not in str(info.value)
