@@ -180,19 +180,3 @@ def test_fast_path_option_is_validated(make_cache: Any) -> None:
         from cachex.config import parse_settings
 
         parse_settings("seam-bad", "redis://127.0.0.1:6379/0", {"fast_path": "no"})
-
-
-def test_probe_names_what_is_missing() -> None:
-    """A class the probe cannot even build, and a RESP3 connection with a hiredis that
-    cannot tell pushes from replies, are both reported (no AttributeError escapes)."""
-
-    class Unbuildable:
-        def __init__(self, **kwargs: Any) -> None:
-            raise RuntimeError("boom")
-
-    class Bare:
-        protocol = 2
-
-    assert "Unbuildable()" in seam.probe_class(Unbuildable, False)[0]
-    missing = seam.probe_class(Bare, False)
-    assert "Bare._sock" in missing and "Bare.send_packed_command" in missing
