@@ -143,6 +143,13 @@ def probe_driver(pkg: str, async_pool: type) -> tuple[str, ...]:
 _warned: set[tuple[str, tuple[str, ...]]] = set()
 
 
+def forget() -> None:
+    """Probe afresh and warn again (for tests that simulate another driver build)."""
+    probe_class.cache_clear()
+    probe_driver.cache_clear()
+    _warned.clear()
+
+
 def fast_path(pkg: str, async_pool: type, sync_classes: Iterable[type],
               async_classes: Iterable[type], alias: str) -> bool:
     """True when every probe passes for these connection classes; else one WARNING per

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from cachex.topology import seam, wire
+from cachex.topology import seam
 from tests import labs
+from tests.core.test_wire_path import count_wire
 
 TOPOLOGIES = ["single", "sharded", "cluster", "sentinel"]
 _fresh = itertools.count()
@@ -29,11 +30,9 @@ _fresh = itertools.count()
 @pytest.fixture(autouse=True)
 def _forget_probes() -> Iterator[None]:
     """Each test probes afresh, and leaves no broken verdict behind for later tests."""
-    seam.probe_class.cache_clear()
-    seam._warned.clear()
+    seam.forget()
     yield
-    seam.probe_class.cache_clear()
-    seam._warned.clear()
+    seam.forget()
 
 
 def _build(make_cache: Any, topology: str, **options: Any) -> Any:
@@ -62,19 +61,6 @@ def _connection_class(topology: str, asynchronous: bool) -> type:
         return importlib.import_module(module).SentinelManagedConnection  # type: ignore[no-any-return]
     module = "redis.asyncio.connection" if asynchronous else "redis.connection"
     return importlib.import_module(module).Connection  # type: ignore[no-any-return]
-
-
-def _count_wire(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    used: list[int] = []
-    real_read, real_aread = wire.read, wire.aread
-
-    async def aread(*a: Any) -> Any:
-        used.append(len(a[1]))
-        return await real_aread(*a)
-
-    monkeypatch.setattr(wire, "read", lambda *a: used.append(len(a[1])) or real_read(*a))
-    monkeypatch.setattr(wire, "aread", aread)
-    return used
 
 
 KEYS = [f"k{i}" for i in range(30)]
@@ -119,7 +105,7 @@ def test_failed_probe_takes_the_public_path_sync(topology: str, make_cache: Any,
     assert len(warnings) == 1, warnings
     assert "Connection._sock" in warnings[0] and seam.driver_version("redis") in warnings[0]
 
-    used = _count_wire(monkeypatch)
+    used = count_wire(monkeypatch)
     assert _work(public) == expected
     assert used == [], "a topology that failed the probe used the wire path"
 
@@ -143,7 +129,7 @@ def test_failed_probe_takes_the_public_path_async(topology: str, make_cache: Any
 
     async def scenario() -> tuple[list[Any], list[Any], list[int]]:
         expected = await _awork(fast)
-        used = _count_wire(monkeypatch)
+        used = count_wire(monkeypatch)
         got = await _awork(public)
         return expected, got, used
 
@@ -162,7 +148,7 @@ def test_fast_path_option_turns_it_off(topology: str, make_cache: Any,
         off = _build(make_cache, topology, fast_path=False)
     assert not off._topology.fast and not off._topology.wire
     assert not [r for r in caplog.records if r.name == "cachex.seam"], "chosen, not a fault"
-    used = _count_wire(monkeypatch)
+    used = count_wire(monkeypatch)
     assert _work(off) == expected
     assert used == []
     assert asyncio.run(_awork(off)) == expected

@@ -22,6 +22,20 @@ DRIVERS = ["redis", "valkey"]
 pytestmark = pytest.mark.skipif(not wire.enabled, reason="hiredis is not installed")
 
 
+def count_wire(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """From now on, the size of every batch read on the wire path (sync or async)."""
+    used: list[int] = []
+    real_read, real_aread = wire.read, wire.aread
+
+    async def aread(*a: Any) -> Any:
+        used.append(len(a[1]))
+        return await real_aread(*a)
+
+    monkeypatch.setattr(wire, "read", lambda *a: used.append(len(a[1])) or real_read(*a))
+    monkeypatch.setattr(wire, "aread", aread)
+    return used
+
+
 def _batch(prefix: str) -> list[tuple[Any, ...]]:
     a, b, h = f"{prefix}:a", f"{prefix}:b", f"{prefix}:h"
     return [
@@ -267,15 +281,7 @@ def test_sentinel_batches_take_the_wire_path_through_a_failover(make_cache: Any,
     """Sentinel multi-key batches go on the wire; after SENTINEL FAILOVER the connections
     parked for the old primary (now a replica: closed by Sentinel, or answering READONLY) are
     dropped and the next batch reaches the new primary, with no error for the caller."""
-    used: list[int] = []
-    real_read, real_aread = wire.read, wire.aread
-
-    async def aread(*a: Any) -> Any:
-        used.append(len(a[1]))
-        return await real_aread(*a)
-
-    monkeypatch.setattr(wire, "read", lambda *a: used.append(len(a[1])) or real_read(*a))
-    monkeypatch.setattr(wire, "aread", aread)
+    used = count_wire(monkeypatch)
     keys = [f"s{i}" for i in range(20)]
     with testing.sentinel(replicas=1, sentinels=3) as lab:
         cache = make_cache(lab.url, KEY_PREFIX=f"sent-{mode}")

@@ -98,25 +98,23 @@ class FakeTopology(Topology):
     async def aexecute(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
         return self._answer("async", node, commands)
 
-    def execute_many(self, batches: Sequence[tuple[Any, list[tuple[Any, ...]]]]
-                     ) -> list[list[Any] | BaseException]:
+    def _many(self, side: str, batches: Sequence[tuple[Any, list[tuple[Any, ...]]]]
+              ) -> list[list[Any] | BaseException]:
         out: list[list[Any] | BaseException] = []
         for node, commands in batches:
             try:
-                out.append(self._answer("sync", node, commands))
+                out.append(self._answer(side, node, commands))
             except DRIVER.base_error as exc:
                 out.append(exc)
         return out
 
+    def execute_many(self, batches: Sequence[tuple[Any, list[tuple[Any, ...]]]]
+                     ) -> list[list[Any] | BaseException]:
+        return self._many("sync", batches)
+
     async def aexecute_many(self, batches: Sequence[tuple[Any, list[tuple[Any, ...]]]]
                             ) -> list[list[Any] | BaseException]:
-        out: list[list[Any] | BaseException] = []
-        for node, commands in batches:
-            try:
-                out.append(self._answer("async", node, commands))
-            except DRIVER.base_error as exc:
-                out.append(exc)
-        return out
+        return self._many("async", batches)
 
     def wired(self, batches: Sequence[tuple[Any, list[tuple[Any, ...]]]]) -> bool:
         return True

@@ -15,11 +15,9 @@ from cachex.topology import seam
 
 @pytest.fixture(autouse=True)
 def _forget_probes() -> Iterator[None]:
-    seam.probe_class.cache_clear()
-    seam._warned.clear()
+    seam.forget()
     yield
-    seam.probe_class.cache_clear()
-    seam._warned.clear()
+    seam.forget()
 
 
 class Complete:
