@@ -3,8 +3,13 @@
 Clients come from the driver's own ``Sentinel.master_for``/``slave_for``: their pools ask the
 sentinels for an address each time they open a connection, and drop a connection that finds
 the old primary demoted (READONLY), so after a failover the next connection, which is what a
-cachex retry opens, reaches the new primary. cachex only adds an error that says which alias
-and which sentinels failed, and keeps the driver's own retries off.
+cachex retry opens, reaches the new primary. cachex adds an error that says which alias and
+which sentinels failed, and keeps the driver's own retries off.
+
+Multi-key batches take the fast path (base.py, wire.py) on connections from those same
+pools; there cachex does the driver's READONLY check itself: a READONLY reply closes the
+connection and the ones parked for the pool, so the retry's new connection asks the
+sentinels again.
 
 Node names in plans are roles, not addresses (the address changes at each failover):
 ``"primary"`` for writes, ``"replica"`` for reads when ``read_from_replicas`` is set.
