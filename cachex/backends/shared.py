@@ -52,9 +52,13 @@ def _build(driver: Driver, location: Any, params: Mapping[str, Any]) -> AliasSta
     try:
         codec = Codec.from_options(options)
         policy = build_policy(options, alias, settings.topology)
+        router = Router(topology_for(settings, driver), policy)
+        if options.get("metrics"):  # only then: an alias without metrics runs no metrics code
+            from ..metrics import instrument
+            router = instrument(router, options["metrics"])
     except (ValueError, ImportError) as exc:  # ImportError: an optional codec library
         raise ImproperlyConfigured(f"cachex cache {alias!r}: {exc}") from None
-    return AliasState(alias, settings, codec, Router(topology_for(settings, driver), policy))
+    return AliasState(alias, settings, codec, router)
 
 
 def guess_alias(location: Any, params: Mapping[str, Any]) -> str:
