@@ -225,14 +225,18 @@ def sentinel(target: Target, *, timeout: float = discover.DEFAULT_TIMEOUT) -> Re
 def stats(target: Target) -> Report:
     """This process's counters for the alias: policy events, circuits, metrics if on."""
     report = _start("stats", target)
-    report.data["policy"] = stats_mod.snapshot(target.alias)
-    circuits = {str(k): v for k, v in breaker_states(target.alias).items()}
+    states = discover.alias_states(target)
+    policy = stats_mod.snapshot(target.alias)
+    for stats_obj in {id(s.router.stats): s.router.stats for s in states}.values():
+        if stats_obj.alias != target.alias:  # counted by snapshot(alias) otherwise
+            for event, n in stats_obj.snapshot().items():
+                policy[event] = policy.get(event, 0) + n
+    report.data["policy"] = policy
+    circuits = {str(k): v for k, v in breaker_states(target).items()}
     report.data["circuits"] = circuits
-    try:
-        from ..metrics.recorder import snapshot as metrics_snapshot
-        report.data["operations"] = metrics_snapshot(target.alias)
-    except ImportError:  # pragma: no cover - the metrics package ships with cachex
-        pass
+    local = [s.router.local.snapshot() for s in states if hasattr(s.router, "local")]
+    if local:
+        report.data["operations"] = local[0]
     for node, state in circuits.items():
         if state != "closed":
             report.findings.append(finding(

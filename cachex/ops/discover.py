@@ -30,14 +30,22 @@ class View:
     sentinel: dict[str, Any] | None = None
 
 
-def breaker_states(alias: str) -> dict[Any, str]:
-    """Circuit states of ``alias``'s nodes in this process ({} when it has served nothing)."""
+def alias_states(target: Target) -> list[Any]:
+    """This process's alias states for the target: same alias name or same connection
+    settings (``python -m cachex --location`` inside a shell that built the cache)."""
     from ..backends import shared
 
+    key = target.settings.registry_key if target.settings is not None else None
+    return [s for s in list(shared._states.values())
+            if s.alias == target.alias or s.settings.registry_key == key]
+
+
+def breaker_states(target: Target) -> dict[Any, str]:
+    """Circuit states of the target's nodes in this process ({} when it served nothing)."""
     out: dict[Any, str] = {}
-    for state in list(shared._states.values()):
+    for state in alias_states(target):
         breaker = state.router.breaker
-        if state.alias != alias or breaker is None:
+        if breaker is None:
             continue
         for node in list(breaker.suspects):
             out[node] = breaker.state(node)
@@ -83,7 +91,7 @@ def look(target: Target, *, timeout: float = DEFAULT_TIMEOUT, count_keys: bool =
 
 
 def _apply_breakers(target: Target, view: View) -> None:
-    states = breaker_states(target.alias)
+    states = breaker_states(target)
     for info in view.nodes:
         key: Any = info.extra.get("node", info.address)
         if view.topology == "sentinel" and info.role in ("primary", "replica"):
@@ -131,8 +139,33 @@ def cluster_nodes(target: Target, settings: Settings, timeout: float
         finally:
             close(client)
         text = raw.decode() if isinstance(raw, bytes) else str(raw)
-        return parse_nodes(text), errors
+        nodes = parse_nodes(text)
+        _own_migrations(target, settings, nodes, timeout)
+        return nodes, errors
     return None, errors
+
+
+def _own_migrations(target: Target, settings: Settings, nodes: list[ClusterNode],
+                    timeout: float) -> None:
+    """A node lists only its own slots in migration (on its ``myself`` line): ask each
+    primary, so that every migration and import in progress is known."""
+    seed = settings.endpoints[0]
+    for node in nodes:
+        if not node.is_primary or node.failing:
+            continue
+        client = client_for(target.driver, endpoint_at(seed, node.address), settings.pool,
+                            timeout)
+        try:
+            raw = raw_command(target, client, "CLUSTER", "NODES")
+        except (target.driver.base_error, OSError):
+            continue
+        finally:
+            close(client)
+        text = raw.decode() if isinstance(raw, bytes) else str(raw)
+        for entry in parse_nodes(text):
+            if "myself" in entry.flags and entry.id == node.id:
+                node.migrating.update(entry.migrating)
+                node.importing.update(entry.importing)
 
 
 def endpoint_at(seed: Endpoint, address: str) -> Endpoint:
