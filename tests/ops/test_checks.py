@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from django.core import checks
-from django.core.management import call_command
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from cachex.checks import check_caches, check_caches_live
@@ -142,7 +142,7 @@ def test_manage_py_check_runs_the_checks_through_the_app(settings: Any) -> None:
     # An alias that cannot be built stops `check` already in Django's own cache checks
     # (they build every cache), with cachex's message naming alias, problem and fix.
     settings.CACHES = caches(bad={"LOCATION": "redis://h:notaport/0"})
-    with pytest.raises(ImproperlyConfigured, match="'bad'.*notaport"):
+    with pytest.raises(ImproperlyConfigured, match=r"'bad'.*notaport"):
         call_command("check")
 
 
