@@ -38,8 +38,9 @@ class CachexPanel(Panel):
     def content(self) -> str:
         calls = self.get_stats().get("calls", [])
         rows = format_html_join(
-            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3f}</td></tr>",
-            ((c["alias"], c["topology"], c["node"], c["command"], c["outcome"], c["ms"])
+            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((c["alias"], c["topology"], c["node"], c["command"], c["outcome"],
+              f"{c['ms']:.3f}")
              for c in calls))
         return format_html(
             "<table><thead><tr><th>Alias</th><th>Topology</th><th>Node</th><th>Command</th>"
