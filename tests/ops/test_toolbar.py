@@ -12,7 +12,7 @@ from cachex.backends.redis import RedisCache
 from tests import labs
 
 pytest.importorskip("debug_toolbar")
-from cachex.metrics.debug_toolbar import CachexPanel  # noqa: E402
+from cachex.metrics.debug_toolbar import CachexPanel
 
 
 class _Store:
