@@ -8,6 +8,7 @@ one per operation, from ``tracer_provider`` (else the global one). Attributes: `
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -25,31 +26,85 @@ _per_provider: dict[int, _Instruments] = {}
 
 
 class _Instruments:
+    """One provider's instruments. Counters are observable (read from each router's totals
+    at collection time); only the latency histogram is recorded per operation."""
+
     def __init__(self, provider: Any) -> None:
         meter = provider.get_meter("cachex", __version__)
-        self.operations = meter.create_counter(
-            "cachex.operations", unit="{operation}",
-            description="Cache operations by node, command and outcome")
         self.duration = meter.create_histogram(
             "cachex.operation.duration", unit="s",
             description="Time of a cache operation (a batch per node)")
-        self.hits = meter.create_counter("cachex.hits", unit="{key}")
-        self.misses = meter.create_counter("cachex.misses", unit="{key}")
-        self.errors = meter.create_counter(
-            "cachex.errors", unit="{attempt}",
+        self.routers: weakref.WeakSet[InstrumentedRouter] = weakref.WeakSet()
+        meter.create_observable_counter(
+            "cachex.operations", callbacks=[self._operations], unit="{operation}",
+            description="Cache operations by node, command and outcome")
+        meter.create_observable_counter("cachex.hits", callbacks=[self._hits], unit="{key}")
+        meter.create_observable_counter("cachex.misses", callbacks=[self._misses],
+                                        unit="{key}")
+        meter.create_observable_counter(
+            "cachex.errors", callbacks=[self._errors], unit="{attempt}",
             description="Failed attempts by node and error kind (retried ones included)")
-        self.failovers = meter.create_counter(
-            "cachex.failovers", unit="{decision}",
+        meter.create_observable_counter(
+            "cachex.failovers", callbacks=[self._failovers], unit="{decision}",
             description="Failover decisions after retries: fail_open, reroute or raise")
-        self.routers: list[InstrumentedRouter] = []
         meter.create_observable_counter(
             "cachex.policy.events", callbacks=[self._policy_events], unit="{event}",
             description="cachex.stats counters: retries, circuit opens/closes, ...")
 
-    def _policy_events(self, options: Any) -> Iterator[Any]:
+    def _each(self) -> Iterator[tuple[dict[str, Any], dict[str, Any], Any]]:
         with _lock:
             routers = list(self.routers)
         for router in routers:
+            base = {"cachex.alias": router.alias, "cachex.topology": router.topology.name}
+            yield base, router.local.copy(), router
+
+    def _operations(self, options: Any) -> Iterator[Any]:
+        totals: dict[tuple[Any, ...], int] = {}
+        for base, c, _ in self._each():
+            for (node, command, outcome), n in c["ops"].items():
+                key = (*base.values(), node, command, outcome)
+                totals[key] = totals.get(key, 0) + n
+        for (alias, topo, node, command, outcome), n in totals.items():
+            yield metrics.Observation(n, {"cachex.alias": alias, "cachex.topology": topo,
+                                          "cachex.node": node, "db.operation.name": command,
+                                          "cachex.outcome": outcome})
+
+    def _keyed(self, field: str, names: tuple[str, str]) -> Iterator[Any]:
+        totals: dict[tuple[Any, ...], int] = {}
+        for base, c, _ in self._each():
+            for (a, b), n in c[field].items():
+                key = (*base.values(), a, b)
+                totals[key] = totals.get(key, 0) + n
+        for (alias, topo, a, b), n in totals.items():
+            yield metrics.Observation(n, {"cachex.alias": alias, "cachex.topology": topo,
+                                          names[0]: a, names[1]: b})
+
+    def _errors(self, options: Any) -> Iterator[Any]:
+        return self._keyed("errors", ("cachex.node", "error.type"))
+
+    def _failovers(self, options: Any) -> Iterator[Any]:
+        return self._keyed("failovers", ("cachex.node", "cachex.action"))
+
+    def _count(self, field: str) -> Iterator[Any]:
+        totals: dict[tuple[Any, ...], int] = {}
+        for base, c, _ in self._each():
+            key = tuple(base.values())
+            totals[key] = totals.get(key, 0) + c[field]
+        for (alias, topo), n in totals.items():
+            yield metrics.Observation(n, {"cachex.alias": alias, "cachex.topology": topo})
+
+    def _hits(self, options: Any) -> Iterator[Any]:
+        return self._count("hits")
+
+    def _misses(self, options: Any) -> Iterator[Any]:
+        return self._count("misses")
+
+    def _policy_events(self, options: Any) -> Iterator[Any]:
+        seen: set[int] = set()
+        for _, _, router in self._each():
+            if id(router.stats) in seen:
+                continue
+            seen.add(id(router.stats))
             for event, n in router.stats.snapshot().items():
                 yield metrics.Observation(n, {"cachex.alias": router.alias,
                                               "cachex.event": event})
@@ -68,8 +123,10 @@ class OtelSink:
         provider = options.meter_provider or metrics.get_meter_provider()
         self.i = instruments_for(provider)
         with _lock:
-            self.i.routers.append(router)
+            self.i.routers.add(router)
         self.base = {"cachex.alias": router.alias, "cachex.topology": router.topology.name}
+        self._record = self.i.duration.record
+        self._attrs: dict[str, dict[str, Any]] = {}
         self.traces = options.spans
         self.key_names = options.key_names
         tracer_provider = options.tracer_provider or trace.get_tracer_provider()
@@ -77,20 +134,16 @@ class OtelSink:
 
     def op(self, node: str, command: str, outcome: str, seconds: float, hits: int,
            misses: int) -> None:
-        attrs = {**self.base, "cachex.node": node, "db.operation.name": command,
-                 "cachex.outcome": outcome}
-        self.i.operations.add(1, attrs)
-        self.i.duration.record(seconds, {**self.base, "db.operation.name": command})
-        if hits:
-            self.i.hits.add(hits, self.base)
-        if misses:
-            self.i.misses.add(misses, self.base)
+        attrs = self._attrs.get(command)
+        if attrs is None:
+            attrs = self._attrs[command] = {**self.base, "db.operation.name": command}
+        self._record(seconds, attrs)
 
     def error(self, node: str, kind: str) -> None:
-        self.i.errors.add(1, {**self.base, "cachex.node": node, "error.type": kind})
+        """Counted from the router's totals at collection time."""
 
     def failover(self, node: str, action: str) -> None:
-        self.i.failovers.add(1, {**self.base, "cachex.node": node, "cachex.action": action})
+        """Counted from the router's totals at collection time."""
 
     # -- spans ---------------------------------------------------------------------------
     @contextmanager

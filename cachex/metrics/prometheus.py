@@ -1,70 +1,59 @@
 """Prometheus metrics on ``prometheus_client`` (``pip install 'django-cachex-router[prometheus]'``).
 
-Per-operation counters and latency histograms are updated as calls finish; the policy's own
-counters (``cachex.stats``: retries, circuit openings, ...) and each node's circuit state are
-read by a collector at scrape time, so they cost nothing between scrapes.
+A collector registered once per registry reads, at scrape time, the totals every instrumented
+router keeps anyway (``InstrumentedRouter.local``) and the policy's own counters
+(``cachex.stats``) and circuit states. Nothing is pushed per operation, so turning Prometheus on
+adds no work to a cache call beyond what any metrics integration does.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import REGISTRY, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import REGISTRY
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
 from prometheus_client.registry import Collector
+
+from .recorder import BUCKETS
 
 if TYPE_CHECKING:
     from .options import MetricsOptions
     from .recorder import InstrumentedRouter
 
-BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-           1.0, 2.5, 5.0)
-
 _lock = threading.Lock()
-_per_registry: dict[int, _Metrics] = {}
+_collectors: dict[int, CachexCollector] = {}
 
 
-class _Metrics:
-    """The metric objects of one registry (prometheus_client refuses duplicates)."""
+class CachexCollector(Collector):
+    """Every metric of every instrumented router attached to one registry."""
 
-    def __init__(self, registry: Any) -> None:
-        self.operations = Counter(
-            "cachex_operations", "Cache operations by node, command and outcome",
-            ["alias", "topology", "node", "command", "outcome"], registry=registry)
-        self.duration = Histogram(
-            "cachex_operation_duration_seconds", "Time of a cache operation (a batch per node)",
-            ["alias", "topology", "command"], buckets=BUCKETS, registry=registry)
-        self.hits = Counter("cachex_hits", "Keys found by get/get_many",
-                            ["alias", "topology"], registry=registry)
-        self.misses = Counter("cachex_misses", "Keys not found by get/get_many",
-                              ["alias", "topology"], registry=registry)
-        self.errors = Counter("cachex_errors", "Failed attempts by node and error kind "
-                              "(retried ones included)",
-                              ["alias", "topology", "node", "kind"], registry=registry)
-        self.failovers = Counter("cachex_failovers", "Failover decisions after retries: "
-                                 "fail_open, reroute or raise",
-                                 ["alias", "topology", "node", "action"], registry=registry)
-        self.routers: list[InstrumentedRouter] = []
-        registry.register(PolicyCollector(self))
-
-
-def metrics_for(registry: Any) -> _Metrics:
-    with _lock:
-        found = _per_registry.get(id(registry))
-        if found is None:
-            found = _per_registry[id(registry)] = _Metrics(registry)
-        return found
-
-
-class PolicyCollector(Collector):
-    """Read at scrape time: the policy counters and circuit states of every router."""
-
-    def __init__(self, metrics: _Metrics) -> None:
-        self.metrics = metrics
+    def __init__(self) -> None:
+        self.routers: weakref.WeakSet[InstrumentedRouter] = weakref.WeakSet()
 
     def collect(self) -> Iterator[Any]:
+        ops = CounterMetricFamily("cachex_operations", "Cache operations by node, command and "
+                                  "outcome (ok, failed_open or the error class)",
+                                  labels=["alias", "topology", "node", "command", "outcome"])
+        duration = HistogramMetricFamily("cachex_operation_duration_seconds",
+                                         "Time of a cache operation (a batch per node)",
+                                         labels=["alias", "topology", "command"])
+        hits = CounterMetricFamily("cachex_hits", "Keys found by get/get_many",
+                                   labels=["alias", "topology"])
+        misses = CounterMetricFamily("cachex_misses", "Keys not found by get/get_many",
+                                     labels=["alias", "topology"])
+        errors = CounterMetricFamily("cachex_errors", "Failed attempts by node and error kind "
+                                     "(retried ones included)",
+                                     labels=["alias", "topology", "node", "kind"])
+        failovers = CounterMetricFamily("cachex_failovers", "Failover decisions after "
+                                        "retries: fail_open, reroute or raise",
+                                        labels=["alias", "topology", "node", "action"])
         events = CounterMetricFamily("cachex_policy_events", "cachex.stats counters: retries, "
                                      "give_ups, circuit_opens, circuit_closes, short_circuits, "
                                      "reroutes, fail_open (and any later event)",
@@ -76,60 +65,86 @@ class PolicyCollector(Collector):
         circuit = GaugeMetricFamily("cachex_circuit_open", "1 while a node's circuit is open "
                                     "or half-open in this process", labels=["alias", "node"])
         with _lock:
-            routers = list(self.metrics.routers)
-        seen: set[str] = set()
+            routers = list(self.routers)
+        sums: dict[str, dict[tuple[str, ...], Any]] = {
+            name: {} for name in ("ops", "hits", "misses", "errors", "failovers", "events",
+                                  "buckets", "sums")}
+
+        def add(name: str, labels: tuple[str, ...], value: Any) -> None:
+            table = sums[name]
+            if isinstance(value, list):
+                old = table.get(labels)
+                table[labels] = value if old is None else [a + b for a, b in zip(old, value)]
+            else:
+                table[labels] = table.get(labels, 0) + value
+
+        stats_seen: set[int] = set()
         for router in routers:
-            alias = router.alias
-            if alias in seen:
-                continue
-            seen.add(alias)
-            counts = router.stats.snapshot()
-            for event, n in counts.items():
-                events.add_metric([alias, event], n)
-            retries.add_metric([alias], counts.get("retries", 0))
-            transitions.add_metric([alias, "open"], counts.get("circuit_opens", 0))
-            transitions.add_metric([alias, "closed"], counts.get("circuit_closes", 0))
+            alias, topo = router.alias, router.topology.name
+            c = router.local.copy()
+            for (node, command, outcome), n in c["ops"].items():
+                add("ops", (alias, topo, node, command, outcome), n)
+            for command, counts in c["buckets"].items():
+                add("buckets", (alias, topo, command), counts)
+                add("sums", (alias, topo, command), c["sums"][command])
+            add("hits", (alias, topo), c["hits"])
+            add("misses", (alias, topo), c["misses"])
+            for (node, kind), n in c["errors"].items():
+                add("errors", (alias, topo, node, kind), n)
+            for (node, action), n in c["failovers"].items():
+                add("failovers", (alias, topo, node, action), n)
+            if id(router.stats) not in stats_seen:
+                stats_seen.add(id(router.stats))
+                for event, n in router.stats.snapshot().items():
+                    add("events", (alias, event), n)
             breaker = router.breaker
             if breaker is not None:
                 for node in list(breaker.suspects):
                     state = breaker.state(node)
                     circuit.add_metric([alias, router.node_name(node)],
                                        0 if state == "closed" else 1)
-        yield from (events, retries, transitions, circuit)
+        for labels, n in sums["ops"].items():
+            ops.add_metric(list(labels), n)
+        for labels, counts in sums["buckets"].items():
+            cumulative, total = [], 0
+            for bound, n in zip([*map(str, BUCKETS), "+Inf"], counts):
+                total += n
+                cumulative.append((bound, total))
+            duration.add_metric(list(labels), cumulative, sums["sums"][labels])
+        for labels, n in sums["hits"].items():
+            hits.add_metric(list(labels), n)
+        for labels, n in sums["misses"].items():
+            misses.add_metric(list(labels), n)
+        for labels, n in sums["errors"].items():
+            errors.add_metric(list(labels), n)
+        for labels, n in sums["failovers"].items():
+            failovers.add_metric(list(labels), n)
+        per_alias: dict[str, dict[str, int]] = {}
+        for (alias, event), n in sums["events"].items():
+            events.add_metric([alias, event], n)
+            per_alias.setdefault(alias, {})[event] = n
+        for alias, counts in per_alias.items():
+            retries.add_metric([alias], counts.get("retries", 0))
+            transitions.add_metric([alias, "open"], counts.get("circuit_opens", 0))
+            transitions.add_metric([alias, "closed"], counts.get("circuit_closes", 0))
+        yield from (ops, duration, hits, misses, errors, failovers, events, retries,
+                    transitions, circuit)
+
+
+def collector_for(registry: Any) -> CachexCollector:
+    with _lock:
+        found = _collectors.get(id(registry))
+        if found is None:
+            found = _collectors[id(registry)] = CachexCollector()
+            registry.register(found)
+        return found
 
 
 class PrometheusSink:
+    """Attaches a router to its registry's collector; the collector does the rest."""
+
     def __init__(self, router: InstrumentedRouter, options: MetricsOptions) -> None:
-        self.m = metrics_for(options.registry if options.registry is not None else REGISTRY)
+        registry = options.registry if options.registry is not None else REGISTRY
+        collector = collector_for(registry)
         with _lock:
-            self.m.routers.append(router)
-        self.alias = router.alias
-        self.topology = router.topology.name
-        self._ops: dict[tuple[str, str, str], Any] = {}
-        self._durations: dict[str, Any] = {}
-        self._hits = self.m.hits.labels(self.alias, self.topology)
-        self._misses = self.m.misses.labels(self.alias, self.topology)
-
-    def op(self, node: str, command: str, outcome: str, seconds: float, hits: int,
-           misses: int) -> None:
-        key = (node, command, outcome)
-        counter = self._ops.get(key)
-        if counter is None:
-            counter = self._ops[key] = self.m.operations.labels(
-                self.alias, self.topology, node, command, outcome)
-        counter.inc()
-        hist = self._durations.get(command)
-        if hist is None:
-            hist = self._durations[command] = self.m.duration.labels(
-                self.alias, self.topology, command)
-        hist.observe(seconds)
-        if hits:
-            self._hits.inc(hits)
-        if misses:
-            self._misses.inc(misses)
-
-    def error(self, node: str, kind: str) -> None:
-        self.m.errors.labels(self.alias, self.topology, node, kind).inc()
-
-    def failover(self, node: str, action: str) -> None:
-        self.m.failovers.labels(self.alias, self.topology, node, action).inc()
+            collector.routers.add(router)

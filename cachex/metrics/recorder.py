@@ -8,12 +8,11 @@ unless ``key_names`` is set, and then only as a span attribute.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 import weakref
-from collections import Counter
-from collections.abc import Hashable, Iterator, Sequence
+from bisect import bisect_left
+from collections.abc import Hashable, Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -38,39 +37,68 @@ def routers() -> list[InstrumentedRouter]:
         return list(_routers)
 
 
+# Latency buckets (seconds, upper bounds) of the duration histograms.
+BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+           1.0, 2.5, 5.0)
+
+
 class Local:
-    """Totals kept in this process for ``cachex stats`` (and tests)."""
+    """This process's totals for one alias, updated under one lock per operation; the
+    Prometheus collector and ``cachex stats`` read them (nothing is pushed anywhere)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.ops: Counter[tuple[str, str, str]] = Counter()      # (node, command, outcome)
-        self.errors: Counter[tuple[str, str]] = Counter()        # (node, kind)
-        self.failovers: Counter[tuple[str, str]] = Counter()     # (node, action)
+        self.ops: dict[tuple[str, str, str], int] = {}                # (node, command, outcome)
+        self.buckets: dict[str, list[int]] = {}                       # command -> counts
+        self.sums: dict[str, float] = {}                              # command -> seconds
+        self.errors: dict[tuple[str, str], int] = {}                  # (node, kind)
+        self.failovers: dict[tuple[str, str], int] = {}               # (node, action)
         self.hits = 0
         self.misses = 0
 
-    def op(self, node: str, command: str, outcome: str, hits: int, misses: int) -> None:
+    def op(self, node: str, command: str, outcome: str, seconds: float, hits: int,
+           misses: int) -> None:
+        slot = bisect_left(BUCKETS, seconds)
+        key = (node, command, outcome)
         with self._lock:
-            self.ops[(node, command, outcome)] += 1
-            self.hits += hits
-            self.misses += misses
+            ops = self.ops
+            ops[key] = ops.get(key, 0) + 1
+            counts = self.buckets.get(command)
+            if counts is None:
+                counts = self.buckets[command] = [0] * (len(BUCKETS) + 1)
+                self.sums[command] = 0.0
+            counts[slot] += 1
+            self.sums[command] += seconds
+            if hits:
+                self.hits += hits
+            if misses:
+                self.misses += misses
 
     def error(self, node: str, kind: str) -> None:
         with self._lock:
-            self.errors[(node, kind)] += 1
+            self.errors[(node, kind)] = self.errors.get((node, kind), 0) + 1
 
     def failover(self, node: str, action: str) -> None:
         with self._lock:
-            self.failovers[(node, action)] += 1
+            self.failovers[(node, action)] = self.failovers.get((node, action), 0) + 1
+
+    def copy(self) -> dict[str, Any]:
+        """A consistent copy of every total (for a scrape)."""
+        with self._lock:
+            return {"ops": dict(self.ops), "buckets": {c: list(b) for c, b in
+                                                       self.buckets.items()},
+                    "sums": dict(self.sums), "errors": dict(self.errors),
+                    "failovers": dict(self.failovers), "hits": self.hits,
+                    "misses": self.misses}
 
     def snapshot(self) -> dict[str, Any]:
-        with self._lock:
-            return {
-                "hits": self.hits, "misses": self.misses,
-                "operations": {f"{n} {c} {o}": v for (n, c, o), v in sorted(self.ops.items())},
-                "errors": {f"{n} {k}": v for (n, k), v in sorted(self.errors.items())},
-                "failovers": {f"{n} {a}": v for (n, a), v in sorted(self.failovers.items())},
-            }
+        c = self.copy()
+        return {
+            "hits": c["hits"], "misses": c["misses"],
+            "operations": {f"{n} {m} {o}": v for (n, m, o), v in sorted(c["ops"].items())},
+            "errors": {f"{n} {k}": v for (n, k), v in sorted(c["errors"].items())},
+            "failovers": {f"{n} {a}": v for (n, a), v in sorted(c["failovers"].items())},
+        }
 
 
 def snapshot(alias: str) -> dict[str, Any]:
@@ -98,6 +126,8 @@ class InstrumentedRouter(Router):
             from .otel import OtelSink
             self.sinks.append(OtelSink(self, options))
         self._tracer = next((s for s in self.sinks if getattr(s, "traces", False)), None)
+        # sinks told of each operation as it happens (Prometheus reads ``local`` instead)
+        self._push = [s for s in self.sinks if hasattr(s, "op")]
         self._sentinel = topology.name == "sentinel"
         with _routers_lock:
             _routers.add(self)
@@ -118,8 +148,8 @@ class InstrumentedRouter(Router):
     # -- reporting ----------------------------------------------------------------------
     def _report(self, node: str, command: str, outcome: str, seconds: float, hits: int,
                 misses: int) -> None:
-        self.local.op(node, command, outcome, hits, misses)
-        for sink in self.sinks:
+        self.local.op(node, command, outcome, seconds, hits, misses)
+        for sink in self._push:
             sink.op(node, command, outcome, seconds, hits, misses)
         calls = current_calls.get()
         if calls is not None:
@@ -127,24 +157,29 @@ class InstrumentedRouter(Router):
                           "command": command, "outcome": outcome,
                           "ms": round(seconds * 1000, 3)})
 
-    @contextlib.contextmanager
-    def _span(self, command: str, node: str, key: str | None) -> Iterator[Any]:
-        if self._tracer is None:
-            yield None
-            return
-        with self._tracer.span(command, node, key) as span:
-            yield span
-
-    # -- the four entry points ----------------------------------------------------------
+    # -- the four entry points (traced twins only when spans are on) -------------------
     def call(self, key: str, *args: Any, write: bool = True, idempotent: bool = True,
              degradable: bool = False) -> Any:
-        command = str(args[0]).upper()
-        node = self._keyed_node(key, write)
-        with self._span(command, node, key) as span:
+        if self._tracer is not None:
+            return self._traced_call(key, args, write, idempotent, degradable)
+        started = _perf()
+        try:
+            reply = Router.call(self, key, *args, write=write, idempotent=idempotent,
+                                degradable=degradable)
+        except BaseException as exc:
+            self._failed(None, self._keyed_node(key, write), args[0], exc, _perf() - started)
+            raise
+        self._done(None, self._keyed_node(key, write), args[0], _perf() - started, reply)
+        return reply
+
+    def _traced_call(self, key: str, args: Command, write: bool, idempotent: bool,
+                     degradable: bool) -> Any:
+        node, command = self._keyed_node(key, write), args[0]
+        with self._tracer.span(command, node, key) as span:  # type: ignore[union-attr]
             started = _perf()
             try:
-                reply = super().call(key, *args, write=write, idempotent=idempotent,
-                                     degradable=degradable)
+                reply = Router.call(self, key, *args, write=write, idempotent=idempotent,
+                                    degradable=degradable)
             except BaseException as exc:
                 self._failed(span, node, command, exc, _perf() - started)
                 raise
@@ -153,13 +188,26 @@ class InstrumentedRouter(Router):
 
     async def acall(self, key: str, *args: Any, write: bool = True, idempotent: bool = True,
                     degradable: bool = False) -> Any:
-        command = str(args[0]).upper()
-        node = self._keyed_node(key, write)
-        with self._span(command, node, key) as span:
+        if self._tracer is not None:
+            return await self._atraced_call(key, args, write, idempotent, degradable)
+        started = _perf()
+        try:
+            reply = await Router.acall(self, key, *args, write=write, idempotent=idempotent,
+                                       degradable=degradable)
+        except BaseException as exc:
+            self._failed(None, self._keyed_node(key, write), args[0], exc, _perf() - started)
+            raise
+        self._done(None, self._keyed_node(key, write), args[0], _perf() - started, reply)
+        return reply
+
+    async def _atraced_call(self, key: str, args: Command, write: bool, idempotent: bool,
+                            degradable: bool) -> Any:
+        node, command = self._keyed_node(key, write), args[0]
+        with self._tracer.span(command, node, key) as span:  # type: ignore[union-attr]
             started = _perf()
             try:
-                reply = await super().acall(key, *args, write=write, idempotent=idempotent,
-                                            degradable=degradable)
+                reply = await Router.acall(self, key, *args, write=write,
+                                           idempotent=idempotent, degradable=degradable)
             except BaseException as exc:
                 self._failed(span, node, command, exc, _perf() - started)
                 raise
@@ -168,12 +216,14 @@ class InstrumentedRouter(Router):
 
     def run(self, batches: Sequence[NodeCommands], *, idempotent: bool = True,
             degradable: bool = False) -> list[list[Any]]:
-        command = _batch_command(batches)
-        node = _batch_node(self, batches)
-        with self._span(command, node, None) as span:
+        command, node = _batch_command(batches), _batch_node(self, batches)
+        span_cm = (self._tracer.span(command, node, None) if self._tracer is not None
+                   else _NO_SPAN)
+        with span_cm as span:
             started = _perf()
             try:
-                replies = super().run(batches, idempotent=idempotent, degradable=degradable)
+                replies = Router.run(self, batches, idempotent=idempotent,
+                                     degradable=degradable)
             except BaseException as exc:
                 self._failed(span, node, command, exc, _perf() - started)
                 raise
@@ -182,13 +232,14 @@ class InstrumentedRouter(Router):
 
     async def arun(self, batches: Sequence[NodeCommands], *, idempotent: bool = True,
                    degradable: bool = False) -> list[list[Any]]:
-        command = _batch_command(batches)
-        node = _batch_node(self, batches)
-        with self._span(command, node, None) as span:
+        command, node = _batch_command(batches), _batch_node(self, batches)
+        span_cm = (self._tracer.span(command, node, None) if self._tracer is not None
+                   else _NO_SPAN)
+        with span_cm as span:
             started = _perf()
             try:
-                replies = await super().arun(batches, idempotent=idempotent,
-                                             degradable=degradable)
+                replies = await Router.arun(self, batches, idempotent=idempotent,
+                                            degradable=degradable)
             except BaseException as exc:
                 self._failed(span, node, command, exc, _perf() - started)
                 raise
@@ -221,7 +272,7 @@ class InstrumentedRouter(Router):
                             misses += 1
                         else:
                             hits += 1
-            self._report(self.node_name(node), str(cmds[0][0]).upper() if cmds else command,
+            self._report(self.node_name(node), str(cmds[0][0]) if cmds else command,
                          outcome, per_node, hits, misses)
         if span is not None:
             self._tracer.finish(span, "ok")  # type: ignore[union-attr]
@@ -238,7 +289,7 @@ class InstrumentedRouter(Router):
         name = self._error_node(node, err)
         kind = type(err).__name__
         self.local.error(name, kind)
-        for sink in self.sinks:
+        for sink in self._push:
             sink.error(name, kind)
         super()._record(node, err)
 
@@ -262,14 +313,25 @@ class InstrumentedRouter(Router):
     def _failover_event(self, node: Hashable | None, action: str) -> None:
         name = self.node_name(node)
         self.local.failover(name, action)
-        for sink in self.sinks:
+        for sink in self._push:
             sink.failover(name, action)
+
+
+class _NoSpan:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+_NO_SPAN = _NoSpan()
 
 
 def _batch_command(batches: Sequence[NodeCommands]) -> str:
     for _, cmds in batches:
         if cmds:
-            return str(cmds[0][0]).upper()
+            return str(cmds[0][0])
     return "?"
 
 
