@@ -119,8 +119,12 @@ def run(out: Path) -> None:
               for _, f in frames]
         ax.plot(ts, rate(ok), label=name + (" (killed)" if name == victim.address else ""),
                 color=colors[name])
-    ax.set_ylabel("ok ops/s per node")
-    ax.set_title("cachex_operations_total{outcome=\"ok\"}: rate per node")
+    rerouted = [total(f.get("cachex_operations_total", []), node=victim.address,
+                      outcome="rerouted") for _, f in frames]
+    ax.plot(ts, rate(rerouted), ":", color=colors[victim.address],
+            label=f"{victim.address} keys, rerouted")
+    ax.set_ylabel("ops/s per node")
+    ax.set_title("cachex_operations_total: rate per node (outcome ok; dotted: rerouted)")
     ax.legend(loc="upper right", fontsize=8)
 
     ax = axes[1]
@@ -153,10 +157,10 @@ def run(out: Path) -> None:
     ax.legend(loc="upper right", fontsize=8)
 
     ax = axes[3]
-    for event, color in (("reroutes", "tab:purple"), ("short_circuits", "tab:orange"),
-                         ("retries", "tab:gray")):
+    for event, color, style in (("short_circuits", "tab:orange", "-"),
+                                ("reroutes", "tab:purple", "--"), ("retries", "tab:gray", "-")):
         series = [total(f.get("cachex_policy_events_total", []), event=event) for _, f in frames]
-        ax.plot(ts, rate(series), color=color, label=event)
+        ax.plot(ts, rate(series), style, color=color, label=event)
     opened = [total(f.get("cachex_circuit_open", []), node=victim.address) for _, f in frames]
     ax2 = ax.twinx()
     ax2.fill_between(ts, opened, step="post", alpha=0.15, color="tab:red")

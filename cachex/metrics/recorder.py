@@ -27,6 +27,9 @@ from .options import MetricsOptions, parse_metrics
 _perf = time.perf_counter
 # Set by the debug toolbar panel for the duration of a request: calls are appended to it.
 current_calls: ContextVar[list[dict[str, Any]] | None] = ContextVar("cachex_calls", default=None)
+# Set by a failover decision inside a keyed call, so that the call is reported as served by
+# the failover ("rerouted", "failed_open"), not as an ordinary success of its own node.
+_served_by: ContextVar[str | None] = ContextVar("cachex_served_by", default=None)
 
 _routers: weakref.WeakSet[InstrumentedRouter] = weakref.WeakSet()
 _routers_lock = threading.Lock()
@@ -251,16 +254,25 @@ class InstrumentedRouter(Router):
         hits = misses = 0
         if command == "GET":
             hits, misses = (0, 1) if reply is None else (1, 0)
-        self._report(node, command, "ok", seconds, hits, misses)
+        outcome = _served_by.get()
+        if outcome is None:
+            outcome = "ok"
+        else:
+            _served_by.set(None)
+        self._report(node, command, outcome, seconds, hits, misses)
         if span is not None:
-            self._tracer.finish(span, "ok")  # type: ignore[union-attr]
+            self._tracer.finish(span, outcome)  # type: ignore[union-attr]
 
     def _batch_done(self, span: Any, batches: Sequence[NodeCommands],
                     replies: list[list[Any]], command: str, seconds: float) -> None:
         per_node = seconds / max(1, len(batches))
+        rerouted = _served_by.get() == "rerouted"
+        if rerouted:
+            _served_by.set(None)
         for (node, cmds), node_replies in zip(batches, replies):
             hits = misses = 0
-            outcome = "failed_open" if isinstance(node_replies, FailedReplies) else "ok"
+            outcome = ("failed_open" if isinstance(node_replies, FailedReplies)
+                       else "rerouted" if rerouted else "ok")
             if outcome == "ok":
                 for cmd, reply in zip(cmds, node_replies):
                     if cmd[0] == "MGET" and isinstance(reply, list):
@@ -279,6 +291,8 @@ class InstrumentedRouter(Router):
 
     def _failed(self, span: Any, node: str, command: str, exc: BaseException,
                 seconds: float) -> None:
+        if _served_by.get() is not None:
+            _served_by.set(None)
         outcome = type(exc).__name__
         self._report(node, command, outcome, seconds, 0, 0)
         if span is not None:
@@ -306,8 +320,9 @@ class InstrumentedRouter(Router):
         except BaseException:
             self._failover_event(node, "raise")
             raise
-        self._failover_event(node, "fail_open" if isinstance(outcome, FailedReplies)
-                             else "reroute")
+        failed_open = isinstance(outcome, FailedReplies)
+        self._failover_event(node, "fail_open" if failed_open else "reroute")
+        _served_by.set("failed_open" if failed_open else "rerouted")
         return outcome
 
     def _failover_event(self, node: Hashable | None, action: str) -> None:
