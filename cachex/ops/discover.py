@@ -230,15 +230,15 @@ def ask_sentinels(target: Target, settings: Settings, timeout: float) -> list[di
         client = client_for(target.driver, sentinel_endpoint(settings, ep), pool, timeout)
         try:
             master = client.sentinel_master(settings.service)
+            flags = _flags(master.get("flags"))
             answer.update(reachable=True, primary=f"{master['ip']}:{master['port']}",
-                          flags=sorted(master.get("flags", ())),
-                          quorum=int(master.get("quorum", 0)),
+                          flags=flags, quorum=int(master.get("quorum", 0)),
                           other_sentinels=int(master.get("num-other-sentinels", 0)),
-                          failover=("failover_in_progress" in master.get("flags", ())),
-                          down=bool(master.get("is_sdown") or master.get("is_odown")))
+                          failover="failover_in_progress" in flags,
+                          down="s_down" in flags or "o_down" in flags)
             replicas = client.sentinel_slaves(settings.service)
             answer["replicas"] = [
-                {"address": f"{r['ip']}:{r['port']}", "flags": sorted(r.get("flags", ())),
+                {"address": f"{r['ip']}:{r['port']}", "flags": _flags(r.get("flags")),
                  "link": r.get("master-link-status")} for r in replicas]
         except (target.driver.base_error, OSError, KeyError) as exc:
             answer["error"] = describe_error(exc)
@@ -279,6 +279,15 @@ def _look_sentinel(target: Target, settings: Settings, view: View, timeout: floa
                      settings.pool, "replica", timeout=timeout, key_pattern=None)
         info.extra["flags"] = rep["flags"]
         view.nodes.insert(1 + i, info)
+
+
+def _flags(raw: Any) -> list[str]:
+    """Sentinel flags as a sorted list (drivers give a comma-separated string or a set)."""
+    if isinstance(raw, bytes):
+        raw = raw.decode()
+    if isinstance(raw, str):
+        return sorted(f for f in raw.split(",") if f)
+    return sorted(map(str, raw or ()))
 
 
 def _with_db(ep: Endpoint, db: int) -> Endpoint:

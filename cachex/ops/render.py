@@ -132,8 +132,13 @@ def _stats(d: dict[str, Any]) -> list[str]:
                                  or "all closed"))
     ops = d.get("operations")
     if ops:
-        out.append("  operations (metrics on):")
-        out += [f"    {k}: {v}" for k, v in ops.items()]
+        out.append(f"  metrics (this process): hits {ops.get('hits', 0)}, "
+                   f"misses {ops.get('misses', 0)}")
+        for section in ("operations", "errors", "failovers"):
+            rows = ops.get(section) or {}
+            if rows:
+                out.append(f"    {section}:")
+                out += [f"      {k}: {v}" for k, v in rows.items()]
     return out
 
 
