@@ -74,7 +74,6 @@ def offline_findings(target: Target, others: list[Target]) -> list[Finding]:
                       "Accept stale reads knowingly, or set OPTIONS['wait_replicas'] = 1 "
                       "(sentinel/replicated) so writes wait for a replica."))
     out += _bounds_findings(alias, options)
-    conf = target.conf
     hits = [k for k in ("MAX_ENTRIES", "CULL_FREQUENCY") if k in options]
     if hits:
         out.append(_f("cachex.W006", f"cachex cache {alias!r}: OPTIONS {', '.join(hits)} "
@@ -98,7 +97,6 @@ def offline_findings(target: Target, others: list[Target]) -> list[Finding]:
         out.append(_f("cachex.W008", f"cachex cache {alias!r}: retries without a deadline on "
                       "a long (or no) socket timeout: one call may wait attempts x timeout",
                       "Set OPTIONS['retry']['deadline'] (seconds) or a shorter socket_timeout."))
-    del conf
     return out
 
 

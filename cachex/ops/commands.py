@@ -273,8 +273,6 @@ def doctor(target: Target, *, timeout: float = discover.DEFAULT_TIMEOUT,
                 "cachex.W016", f"{node.address} has no maxmemory limit",
                 "Set maxmemory (e.g. CONFIG SET maxmemory 2gb) so eviction, not the OOM "
                 "killer, bounds the cache.", node.address))
-    if view.sentinel is not None and view.sentinel.get("failover_in_progress"):
-        pass  # reported by look() already
     return report
 
 

@@ -248,3 +248,7 @@ def test_python_m_cachex_exit_codes() -> None:
     bad = subprocess.run([sys.executable, "-m", "cachex", "status", "--location", "nope"],
                          capture_output=True, text=True, env=env, timeout=60)
     assert bad.returncode == 2 and "cachex.E001" in bad.stdout
+    project = subprocess.run([sys.executable, "-m", "cachex", "status", "--settings",
+                              "tests.settings"], capture_output=True, text=True, env=env,
+                             timeout=60)
+    assert project.returncode == 3 and "no cachex alias in CACHES" in project.stderr
