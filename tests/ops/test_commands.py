@@ -252,3 +252,13 @@ def test_python_m_cachex_exit_codes() -> None:
                               "tests.settings"], capture_output=True, text=True, env=env,
                              timeout=60)
     assert project.returncode == 3 and "no cachex alias in CACHES" in project.stderr
+
+
+def test_valkey_driver() -> None:
+    location, options = lab_target("sharded")
+    code, report = run("status", location, options, "--driver", "valkey")
+    assert code == 0 and report["driver"] == "valkey"
+    assert all(n["reachable"] for n in report["nodes"])
+    location, options = lab_target("sentinel")
+    code, report = run("sentinel", location, options, "--driver", "valkey")
+    assert code == 0 and report["quorum"] == 2
