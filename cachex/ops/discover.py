@@ -102,7 +102,8 @@ def _apply_breakers(target: Target, view: View) -> None:
 def _node_findings(view: View) -> None:
     for info in view.nodes:
         if not info.reachable:
-            if info.role in ("primary", "shard"):
+            holds_data = info.role in ("primary", "shard") and info.extra.get("slots") != 0
+            if holds_data:  # (a Cluster primary without slots, e.g. one failed over, does not)
                 view.findings.append(finding(
                     "cachex.E010", f"{info.role} {info.address} is unreachable ({info.error})",
                     "Start the node or fix its address/credentials in LOCATION; until then "
@@ -185,17 +186,12 @@ def _look_cluster(target: Target, settings: Settings, view: View, timeout: float
     seed = settings.endpoints[0]
     for node in sorted(nodes, key=lambda n: (not n.is_primary, n.address)):
         role = "primary" if node.is_primary else "replica"
-        if node.failing and not node.is_primary and "master" not in node.flags:
-            role = "replica"
         info = probe(target.driver, endpoint_at(seed, node.address), settings.pool, role,
                      timeout=timeout, key_pattern=pattern if node.is_primary else None)
         info.extra.update(node=node.address, id=node.id[:8], flags=list(node.flags),
                           slots=node.slot_count)
         if not node.is_primary and node.primary_id:
             info.extra["replica_of"] = node.primary_id[:8]
-        if not info.reachable and "fail" not in node.flags and "fail?" not in node.flags \
-                and not node.slots:
-            info.role = "replica"  # a primary without slots holds no data
         view.nodes.append(info)
     served, gaps = coverage(nodes)
     if gaps:

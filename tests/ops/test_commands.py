@@ -262,3 +262,33 @@ def test_valkey_driver() -> None:
     location, options = lab_target("sentinel")
     code, report = run("sentinel", location, options, "--driver", "valkey")
     assert code == 0 and report["quorum"] == 2
+
+
+def test_a_cluster_primary_down() -> None:
+    """A killed primary: unreachable (E010) at once; once the cluster flags it failing, its
+    slots are uncovered (E011) until a replica takes over; then the cluster is whole again."""
+    from cachex.testing import cluster
+
+    with cluster() as lab:
+        victim = lab.primaries()[0]
+        victim.kill()
+        code, report = run("status", lab.url)
+        assert code == 2 and ("cachex.E010", victim.address) in {
+            (f["id"], f.get("node")) for f in report["findings"]}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the cluster's own failover (node timeout 2 s)
+            code, report = run("slots", lab.url)
+            if report.get("uncovered"):  # flagged failing, no replica promoted yet
+                assert code == 2 and "cachex.E011" in ids(report)
+            elif victim.address in report.get("failing", []) and not any(
+                    p["node"] == victim.address and p["slots"] for p in report["primaries"]):
+                break
+            time.sleep(0.2)
+        lab.wait_ready()
+        code, report = run("slots", lab.url)
+        assert report["slots_served"] == 16384 and victim.address in report["failing"]
+        code, report = run("status", lab.url)
+        down = [n for n in report["nodes"] if not n["reachable"]]
+        assert [n["address"] for n in down] == [victim.address]
+        assert down[0]["slots"] == 0  # failed over: it holds no data any more
+        assert "cachex.E010" not in ids(report) and "cachex.W010" in ids(report)
