@@ -2,7 +2,8 @@
 
 Starts one server, three shards and a 6-node cluster with ``cachex.testing``, configures
 Django with a cachex alias on each (and Django's own RedisCache beside the single server),
-then shows where keys live, sync and native async calls on one alias, and a small timing.
+then shows where keys live, sync and native async calls on one alias, the operations
+command and metrics during a shard outage (on servers of its own), and a small timing.
 Everything is stopped and removed at the end.
 """
 
