@@ -29,7 +29,7 @@ _perf = time.perf_counter
 current_calls: ContextVar[list[dict[str, Any]] | None] = ContextVar("cachex_calls", default=None)
 # Set by a failover decision inside a keyed call, so that the call is reported as served by
 # the failover ("rerouted", "failed_open"), not as an ordinary success of its own node.
-_served_by: ContextVar[str | None] = ContextVar("cachex_served_by", default=None)
+_served_by: ContextVar[dict[str, str] | None] = ContextVar("cachex_served_by", default=None)
 
 _routers: weakref.WeakSet[InstrumentedRouter] = weakref.WeakSet()
 _routers_lock = threading.Lock()
@@ -254,10 +254,10 @@ class InstrumentedRouter(Router):
         hits = misses = 0
         if command == "GET":
             hits, misses = (0, 1) if reply is None else (1, 0)
-        outcome = _served_by.get()
-        if outcome is None:
-            outcome = "ok"
-        else:
+        outcome = "ok"
+        marks = _served_by.get()
+        if marks is not None:  # a failover decided how this call was served
+            outcome = marks.get(node) or next(iter(marks.values()), "ok")  # one decision
             _served_by.set(None)
         self._report(node, command, outcome, seconds, hits, misses)
         if span is not None:
@@ -266,13 +266,14 @@ class InstrumentedRouter(Router):
     def _batch_done(self, span: Any, batches: Sequence[NodeCommands],
                     replies: list[list[Any]], command: str, seconds: float) -> None:
         per_node = seconds / max(1, len(batches))
-        rerouted = _served_by.get() == "rerouted"
-        if rerouted:
+        marks = _served_by.get() or {}
+        if marks:
             _served_by.set(None)
         for (node, cmds), node_replies in zip(batches, replies):
             hits = misses = 0
+            name = self.node_name(node)
             outcome = ("failed_open" if isinstance(node_replies, FailedReplies)
-                       else "rerouted" if rerouted else "ok")
+                       else marks.get(name, "ok"))
             if outcome == "ok":
                 for cmd, reply in zip(cmds, node_replies):
                     if cmd[0] == "MGET" and isinstance(reply, list):
@@ -284,7 +285,7 @@ class InstrumentedRouter(Router):
                             misses += 1
                         else:
                             hits += 1
-            self._report(self.node_name(node), str(cmds[0][0]) if cmds else command,
+            self._report(name, str(cmds[0][0]) if cmds else command,
                          outcome, per_node, hits, misses)
         if span is not None:
             self._tracer.finish(span, "ok")  # type: ignore[union-attr]
@@ -322,7 +323,11 @@ class InstrumentedRouter(Router):
             raise
         failed_open = isinstance(outcome, FailedReplies)
         self._failover_event(node, "fail_open" if failed_open else "reroute")
-        _served_by.set("failed_open" if failed_open else "rerouted")
+        marks = _served_by.get()
+        if marks is None:
+            marks = {}
+            _served_by.set(marks)
+        marks[self.node_name(node)] = "failed_open" if failed_open else "rerouted"
         return outcome
 
     def _failover_event(self, node: Hashable | None, action: str) -> None:

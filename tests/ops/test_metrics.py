@@ -180,3 +180,23 @@ def test_fail_open_is_counted_as_such(three: list[Server]) -> None:
     report = stats(target_from_location([n.url for n in three], {
         "pool": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}}))  # same servers
     assert report.data["operations"]["failovers"] == {f"{victim.address} fail_open": 4}
+
+
+def test_rerouted_calls_are_labelled_on_the_dead_node_only(three: list[Server]) -> None:
+    seen = Observed()
+    cache = make(three, {"metrics": {"prometheus": {"registry": seen.registry}},
+                         "failover": {"mode": "reroute", "threshold": 1, "cooldown": 30}})
+    topo = cache._topology
+    victim = three[2].address
+    keys = [f"r{i}" for i in range(60)]
+    mine = [k for k in keys if topo.locate(cache.make_key(k)) == victim]
+    three[2].kill()
+    cache.get(mine[0])
+    cache.get_many(keys)
+    ops = {(lab["node"], lab["command"], lab["outcome"]): v
+           for lab, v in seen.prom("cachex_operations_total") if v}
+    assert ops[(victim, "GET", "rerouted")] == 1
+    assert ops[(victim, "MGET", "rerouted")] == 1
+    others = {n.address for n in three} - {victim}
+    assert {(n, "MGET", "ok") for n in others} <= set(ops)
+    assert not [k for k in ops if k[0] in others and k[2] != "ok"]
