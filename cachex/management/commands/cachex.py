@@ -1,7 +1,7 @@
 """``manage.py cachex <command>``: status, ring, slots, sentinel, stats, doctor.
 
-Exits with the report's code (0 ok, 1 findings, 2 errors, 3 usage) so CI and health checks
-can act on it; see docs/operations.md.
+Run from the shell, exits with the report's code (0 ok, 1 findings, 2 errors, 3 usage) so CI
+and health checks can act on it; see docs/operations.md.
 """
 
 from __future__ import annotations
@@ -32,5 +32,7 @@ class Command(BaseCommand):
         except cli.UsageError as exc:
             raise CommandError(str(exc), returncode=EXIT_USAGE) from None
         code = cli.emit(cli.run_command(ns, targets), targets, ns.json, self.stdout)  # type: ignore[arg-type]
-        if code:
+        # From the shell the exit code is the answer (CI, health checks); from call_command
+        # (an admin view, a test) the output is, and no SystemExit escapes into the caller.
+        if code and getattr(self, "_called_from_command_line", False):
             sys.exit(code)
