@@ -144,8 +144,8 @@ class InstrumentedRouter(Router):
             return "primary" if write or not self.topology.settings.read_from_replicas \
                 else "replica"
         node = self._node_of(key, write)
-        if node is None:  # a read spread over replicas
-            return "replica"
+        if node is None:  # a read spread over replicas, or a node that cannot be located
+            return "?" if write or self._reads_located else "replica"
         return str(node)
 
     # -- reporting ----------------------------------------------------------------------
