@@ -116,8 +116,8 @@ class InstrumentedRouter(Router):
     """A ``Router`` that reports each operation (and each failed attempt) to its sinks."""
 
     def __init__(self, topology: Topology, policy: Policy | RetryPolicy,
-                 options: MetricsOptions) -> None:
-        super().__init__(topology, policy)
+                 options: MetricsOptions, **router_options: Any) -> None:
+        super().__init__(topology, policy, **router_options)
         self.metrics = options
         self.alias = self.policy.alias
         self.local = Local()
@@ -359,10 +359,11 @@ def _batch_node(router: InstrumentedRouter, batches: Sequence[NodeCommands]) -> 
     return router.node_name(batches[0][0]) if len(batches) == 1 else "*"
 
 
-def instrument(router: Router, raw: Any) -> Router:
+def instrument(router: Router, raw: Any, **router_options: Any) -> Router:
     """``router`` itself when metrics are off; else an instrumented router over the same
-    topology and policy (the plain one is dropped before it served anything)."""
+    topology and policy, built with the same ``router_options`` (the plain one is dropped
+    before it served anything)."""
     options = parse_metrics(raw, check_imports=True)
     if not options.enabled:
         return router
-    return InstrumentedRouter(router.topology, router.policy, options)
+    return InstrumentedRouter(router.topology, router.policy, options, **router_options)

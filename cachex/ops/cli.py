@@ -126,9 +126,11 @@ def secrets_of(targets: list[Target]) -> list[str]:
             found.update(e.password for e in t.settings.endpoints if e.password)
             if t.settings.sentinel_password:
                 found.add(t.settings.sentinel_password)
-        sentinel = t.options.get("sentinel") if isinstance(t.options, dict) else None
-        if isinstance(sentinel, dict) and isinstance(sentinel.get("password"), str):
-            found.add(sentinel["password"])
+        options = t.options if isinstance(t.options, dict) else {}
+        sentinel = options.get("sentinel")
+        for holder in (options, sentinel if isinstance(sentinel, dict) else {}):
+            if isinstance(holder.get("password"), str):
+                found.add(holder["password"])
     return sorted((s for s in found if len(s) >= 3), key=len, reverse=True)
 
 

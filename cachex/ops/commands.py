@@ -6,7 +6,8 @@ from collections import Counter
 from collections.abc import Callable
 
 from .. import stats as stats_mod
-from ..config import Endpoint, _redact
+from ..config import Endpoint
+from ..redact import mask_location
 from ..routing import Ring, RingNode, key_slot
 from . import discover
 from .clusterinfo import coverage, ranges_text
@@ -19,10 +20,10 @@ DEFAULT_SAMPLE = 10_000
 
 
 def location_text(target: Target) -> str:
-    """LOCATION fit for printing: passwords replaced by ``***``."""
+    """LOCATION fit for printing: credentials replaced by ``***`` (cachex.redact)."""
     loc = target.location
     items = [loc] if isinstance(loc, str) else list(loc or [])
-    return ", ".join(_redact(str(x)) for x in items)
+    return ", ".join(mask_location(x) if isinstance(x, str) else "?" for x in items)
 
 
 def _start(command: str, target: Target) -> Report:
