@@ -72,6 +72,11 @@ def test_a_sound_alias_has_no_finding(settings: Any) -> None:
     assert found(settings, good={"LOCATION": LOCAL, "OPTIONS": SAFE}) == {}
 
 
+def test_signed_pickle_on_a_shared_server_is_fine(settings: Any) -> None:
+    signed = {"pool": {"socket_timeout": 1}, "signing": {"key": "k" * 32}}
+    assert found(settings, s={"LOCATION": REMOTE, "OPTIONS": signed}) == {}
+
+
 def test_missing_optional_library(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "prometheus_client", None)  # import fails
     result = found(settings, m={"LOCATION": LOCAL,
