@@ -61,7 +61,7 @@ class _Fake:
 # method, args, expected idempotent flag of the write it sends
 WRITES = [
     ("lpush", ("k", 1), False), ("rpush", ("k", 1), False), ("lpop", ("k",), False),
-    ("rpop", ("k",), False), ("zincrby", ("k", "m"), False), ("hincrby", ("k", "f"), False),
+    ("rpop", ("k",), False), ("zincrby", ("k", 1, "m"), False), ("hincrby", ("k", "f"), False),
     ("hset", ("k", "f", 1), True), ("sadd", ("k", 1), True), ("zadd", ("k", {"m": 1}), True),
     ("hdel", ("k", "f"), True), ("srem", ("k", 1), True), ("zrem", ("k", "m"), True),
     ("expire", ("k", 10), True), ("persist", ("k",), True),

@@ -22,7 +22,7 @@ ON_WRONG_TYPE = [
     ("sismember", (1,), "set"), ("scard", (), "set"),
     ("zadd", ({"m": 1},), "zset"), ("zrem", ("m",), "zset"), ("zscore", ("m",), "zset"),
     ("zrank", ("m",), "zset"), ("zrange", (), "zset"), ("zrevrange", (), "zset"),
-    ("zincrby", ("m",), "zset"), ("zcard", (), "zset"),
+    ("zincrby", (1, "m"), "zset"), ("zcard", (), "zset"),
 ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ...exceptions import WrongType
+from ...exceptions import CrossSlotError, WrongType
 from ..flow import Call, Flow
 
 if TYPE_CHECKING:
@@ -91,3 +91,24 @@ def command(key: Any, made: str, kind: str, args: tuple[Any, ...], *, write: boo
             f"{args[0]} on cache key {key!r} (stored as {made!r}) needs a {kind}, but the "
             f"key holds a {actual}"
         ) from exc
+
+
+def together(c: Host, name: str, keys: Sequence[Any], made: Sequence[str]) -> None:
+    """Refuse a multi-key command whose stored keys are not on one node (one slot in a
+    Cluster): the server could not run it atomically. The error names the nodes and which
+    of the caller's keys each one holds, and the fix (a shared hash tag)."""
+    first = made[0]
+    topology = c._topology
+    if all(topology.colocated(first, k) for k in made[1:]):
+        return
+    where: dict[str, list[str]] = {}
+    for key, k in zip(keys, made):
+        where.setdefault(topology.label_for(k), []).append(repr(key))
+    nodes = "; ".join(f"{label}: {', '.join(held)}" for label, held in where.items())
+    if len(where) == 1:
+        nodes += " (one node, but different Cluster slots)"
+    raise CrossSlotError(
+        f"{name}() on cache {c.alias!r} needs all its keys on one node (one slot in a "
+        f"Cluster), but they live on {nodes}; give the keys one hash tag, e.g. "
+        "'team:{7}:a' and 'team:{7}:b'"
+    )
