@@ -15,6 +15,9 @@ from ..flow import Flow, adrive, drive
 from ._common import Host, command, need, pairs, together
 
 Cast = Callable[[Any], Any]
+# ZADD ... INCR through a script: its reply (a score, or nil) then reaches us as a plain
+# string, whatever reply parsing the driver would apply to a ZADD.
+ZADD_INCR = "return redis.call('ZADD', KEYS[1], unpack(ARGV))"
 
 
 def _key(c: Host, key: Any, version: int | None) -> str:
@@ -56,11 +59,11 @@ def _zadd(c: Host, key: Any, mapping: Mapping[Any, float], nx: bool, xx: bool, c
     args: list[Any] = []
     for member, score in mapping.items():
         args += (score, c._encode(member, k))
-    # INCR adds to a score: not safe to replay after a possible send
-    reply = yield from command(key, k, "zset", ("ZADD", k, *flags, *args), idempotent=not incr)
-    if incr:
+    if incr:  # adds to a score: not safe to replay after a possible send
+        reply = yield from command(key, k, "zset", ("EVAL", ZADD_INCR, 1, k, *flags, *args),
+                                   idempotent=False)
         return None if reply is None else float(reply)
-    return int(reply)
+    return int((yield from command(key, k, "zset", ("ZADD", k, *flags, *args))))
 
 
 def _zrem(c: Host, key: Any, members: tuple[Any, ...], version: int | None) -> Flow[int]:
