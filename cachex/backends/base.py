@@ -25,6 +25,7 @@ from ..policy import FailedReplies
 from ..router import NodeCommands
 from ..routing import Batch, scatter
 from .extended import ExtendedAPI
+from .extended.keys import reverse_key_func
 from .flow import Call, Flow, Run, adrive, drive
 from .shared import alias_state
 from .timeouts import GONE, expiry_ms, set_args
@@ -78,6 +79,7 @@ class CachexCache(ExtendedAPI, BaseCache):
         self._decode = state.codec.decode
         self._decode_many = state.codec.decode_many
         self._default_ms = expiry_ms(self.default_timeout)
+        self._reverse_key = reverse_key_func(params)  # keys()/iter_keys() results
         # the batch key path applies only where make_key/validate_key are not customised
         self._plain_keys = (type(self).make_key is BaseCache.make_key
                             and type(self).validate_key is CachexCache.validate_key)

@@ -7,7 +7,7 @@ at 0. ``rename`` is one atomic RENAME, so both keys must live together.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
 from django.core.cache.backends.base import get_key_func
@@ -16,6 +16,13 @@ from ...exceptions import CommandError, CrossSlotError
 from ..flow import Call, Flow, Run, adrive, drive
 from ._common import Host, text
 from .scan import DEFAULT_ITERSIZE, Scan, key_stripper, match_pattern, unlink_commands
+
+
+def reverse_key_func(params: Mapping[str, Any]) -> Callable[[str], str] | None:
+    """The alias's ``REVERSE_KEY_FUNCTION`` (django-redis's top-level CACHES entry: a
+    callable or its dotted path), or None."""
+    reverse = params.get("REVERSE_KEY_FUNCTION")
+    return None if reverse is None else get_key_func(reverse)
 
 
 def _scanner(c: KeysMixin, pattern: str, itersize: int | None, version: int | None,
@@ -74,13 +81,7 @@ class KeysMixin(Host):
     when a custom ``KEY_FUNCTION`` cannot be inverted by cachex itself.
     """
 
-    _reverse_key: Callable[[str], str] | None = None
-
-    def __init__(self, params: dict[str, Any], *args: Any, **kwargs: Any) -> None:
-        super().__init__(params, *args, **kwargs)
-        reverse = params.get("REVERSE_KEY_FUNCTION")
-        if reverse is not None:
-            self._reverse_key = get_key_func(reverse)
+    _reverse_key: Callable[[str], str] | None = None  # set by CachexCache.__init__
 
     def keys(self, pattern: str = "*", version: int | None = None) -> list[str]:
         """Django-level keys matching the glob ``pattern`` (all of them in memory: prefer
