@@ -31,7 +31,7 @@ def test_every_sync_method_has_an_async_twin() -> None:
         assert twin is not None, f"{name} has no async twin"
         if name in ("iter_keys", "sscan_iter"):
             assert inspect.isasyncgenfunction(twin)
-        elif name == "lock":
+        elif name in ("lock", "get_lock"):
             assert hasattr(twin(_Fake(), "k"), "__aenter__")
         else:
             assert inspect.iscoroutinefunction(twin), name

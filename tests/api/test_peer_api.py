@@ -313,6 +313,23 @@ def test_list_extras(api: Any) -> None:
     assert api.lrange("{q}b", 0, -1) == [2]
 
 
+def test_mget_mset_atomic_with_one_hash_tag(api: Any) -> None:
+    assert api.mget([]) == {}
+    api.mset({"{m}a": 1, "{m}b": [2]}, timeout=100)
+    assert api.mget(["{m}a", "{m}b", "{m}c"]) == {"{m}a": 1, "{m}b": [2]}
+    assert 0 < api.ttl("{m}b") <= 100
+    api.mset({"{m}a": 3})
+    assert api.ttl("{m}a") is None  # django-valkey's default: no expiry
+    api.mset({"{m}a": 3, "{m}b": 4}, timeout=0)
+    assert api.mget(["{m}a", "{m}b"]) == {}
+
+
+def test_get_lock_is_lock(cache: Any) -> None:
+    with cache.get_lock("L", timeout=30):
+        assert cache.lock("L", blocking=False).acquire() is False
+    assert cache.has_key("L") is False
+
+
 # ------------------------------------------------------------------- keys, key function
 def test_delete_pattern_django_redis_order(api: Any) -> None:
     api.set("p1", 1, version=2)
@@ -349,6 +366,7 @@ MULTI_KEY = [
     ("sinterstore", lambda a, b: (a, a, b)), ("sunionstore", lambda a, b: (b, a)),
     ("smove", lambda a, b: (a, b, "m")), ("zunionstore", lambda a, b: (a, [a, b])),
     ("zinterstore", lambda a, b: (b, [a])), ("lmove", lambda a, b: (a, b)),
+    ("mget", lambda a, b: ([a, b],)), ("mset", lambda a, b: ({a: 1, b: 2},)),
 ]
 
 

@@ -281,3 +281,6 @@ class LockMixin(Host):
         """The asyncio twin of ``lock`` (an async context manager)."""
         return AsyncLock(self, key, timeout, sleep, blocking, blocking_timeout, version,
                          thread_local)
+
+    get_lock = lock  # django-valkey's name
+    aget_lock = alock
