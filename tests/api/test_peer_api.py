@@ -86,6 +86,14 @@ def test_pexpire_and_expire_take_default_timeout(make: Any, topology: str, drive
     assert api.pexpire("missing", DEFAULT_TIMEOUT) is False
 
 
+def test_expire_and_pexpire_take_timedelta(api: Any) -> None:
+    api.set("k", 1, timeout=None)
+    assert api.expire("k", dt.timedelta(seconds=50)) is True
+    assert 40 < api.ttl("k") <= 50
+    assert api.pexpire("k", dt.timedelta(seconds=30)) is True
+    assert 20_000 < api.pttl("k") <= 30_000
+
+
 def test_pexpire_at_takes_milliseconds_or_datetime(api: Any) -> None:
     api.set("a", 1, timeout=None)
     api.set("b", 1, timeout=None)

@@ -8,7 +8,7 @@ something (Redis's 1/0).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
@@ -65,9 +65,21 @@ def _pexpire_at(c: Host, key: Any, at_ms: int, version: int | None) -> Flow[bool
 
 
 def _ms_arg(c: Host, ms: Any) -> int | None:
-    """``pexpire``'s argument: milliseconds, or ``DEFAULT_TIMEOUT`` for the alias's default
-    timeout (whose ``None`` means "keep forever")."""
-    return c._ms(DEFAULT_TIMEOUT) if ms is DEFAULT_TIMEOUT else int(ms)
+    """``pexpire``'s argument: milliseconds, a ``timedelta`` (redis-py), or
+    ``DEFAULT_TIMEOUT`` for the alias's default timeout (whose ``None`` means "keep
+    forever")."""
+    if ms is DEFAULT_TIMEOUT:
+        return c._ms(DEFAULT_TIMEOUT)
+    if isinstance(ms, timedelta):
+        return int(ms.total_seconds() * 1000)
+    return int(ms)
+
+
+def _timeout_ms(c: Host, timeout: Any) -> int | None:
+    """``expire``'s argument: a Django timeout in seconds, or a ``timedelta`` (redis-py)."""
+    if isinstance(timeout, timedelta):
+        timeout = timeout.total_seconds()
+    return c._ms(timeout)
 
 
 def _persist(c: Host, key: Any, version: int | None) -> Flow[bool]:
@@ -94,11 +106,12 @@ class TTLMixin(Host):
 
     def expire(self, key: Any, timeout: Any, version: int | None = None) -> bool:
         """Set a Django-style timeout (seconds, float allowed; ``None`` keeps forever;
-        ``<= 0`` expires the key now). True if the key exists."""
-        return drive(self._router, _pexpire(self, key, self._ms(timeout), version))
+        ``<= 0`` expires the key now; a ``timedelta`` works too). True if the key exists."""
+        return drive(self._router, _pexpire(self, key, _timeout_ms(self, timeout), version))
 
     async def aexpire(self, key: Any, timeout: Any, version: int | None = None) -> bool:
-        return await adrive(self._router, _pexpire(self, key, self._ms(timeout), version))
+        return await adrive(self._router,
+                            _pexpire(self, key, _timeout_ms(self, timeout), version))
 
     def pexpire(self, key: Any, ms: Any, version: int | None = None) -> bool:
         """Expire in ``ms`` milliseconds (``<= 0`` expires now; ``DEFAULT_TIMEOUT``: the
