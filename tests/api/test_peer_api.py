@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.test import override_settings
 
 from cachex.exceptions import CrossSlotError, LockError
 from tests.api.conftest import Api
@@ -345,6 +346,25 @@ def test_delete_pattern_django_redis_order(api: Any) -> None:
     assert api.delete_pattern("p*", 2) == 1  # second positional: version
     assert api.has_key("p2") is True
     assert api.delete_pattern("p*", prefix=api.cache.key_prefix, itersize=10) == 1
+
+
+@pytest.mark.parametrize("topology", ["single"])
+def test_scan_itersize_setting_of_django_redis(api: Any, monkeypatch: pytest.MonkeyPatch
+                                               ) -> None:
+    counts: list[Any] = []
+    real = api.cache._router.run if api.mode == "sync" else api.cache._router.arun
+
+    def spy(batches: Any, *args: Any, **kwargs: Any) -> Any:
+        counts.extend(cmd[-1] for _, cmds in batches for cmd in cmds if cmd[0] == "SCAN")
+        return real(batches, *args, **kwargs)
+
+    monkeypatch.setattr(api.cache._router, "run" if api.mode == "sync" else "arun", spy)
+    api.set("a", 1)
+    with override_settings(DJANGO_REDIS_SCAN_ITERSIZE=30):
+        assert api.keys("*") == ["a"]
+        assert api.delete_pattern("nothing*", itersize=7) == 0
+    assert api.keys("*") == ["a"]
+    assert counts == [30, 7, 1000]
 
 
 def _stored(key: str, prefix: str, version: int) -> str:

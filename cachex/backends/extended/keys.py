@@ -18,6 +18,14 @@ from ._common import Host, text
 from .scan import DEFAULT_ITERSIZE, Scan, key_stripper, match_pattern, unlink_commands
 
 
+def default_itersize() -> int:
+    """SCAN's COUNT hint when the caller gives none: django-redis's global
+    ``DJANGO_REDIS_SCAN_ITERSIZE`` setting if the project has one, else cachex's default."""
+    from django.conf import settings
+
+    return int(getattr(settings, "DJANGO_REDIS_SCAN_ITERSIZE", None) or DEFAULT_ITERSIZE)
+
+
 def reverse_key_func(params: Mapping[str, Any]) -> Callable[[str], str] | None:
     """The alias's ``REVERSE_KEY_FUNCTION`` (django-redis's top-level CACHES entry: a
     callable or its dotted path), or None."""
@@ -32,7 +40,7 @@ def _scanner(c: KeysMixin, pattern: str, itersize: int | None, version: int | No
     if prefix is None:
         prefix = c.key_prefix
     match = match_pattern(c.key_func, prefix, version, pattern)
-    scan = Scan(c._topology.primaries(), match, itersize or DEFAULT_ITERSIZE)
+    scan = Scan(c._topology.primaries(), match, itersize or default_itersize())
     reverse = c._reverse_key
     return scan, reverse or key_stripper(c.key_func, prefix, version)
 
