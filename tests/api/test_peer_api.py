@@ -276,6 +276,22 @@ def test_sscan(api: Any) -> None:
     assert set(_iterate(api, "sscan_iter", "s")) == members
 
 
+def test_hscan_and_zscan(api: Any) -> None:
+    api.hset("h", mapping={f"f{i}": i for i in range(30)} | {"other": [1]})
+    pages, cursor = {}, None
+    while cursor != 0:
+        cursor, page = api.hscan("h", cursor or 0, count=5)
+        pages.update(page)
+    assert pages == {f"f{i}": i for i in range(30)} | {"other": [1]}
+    assert dict(_iterate(api, "hscan_iter", "h", match="f1*")) == {
+        "f1": 1, **{f"f1{i}": 10 + i for i in range(10)}}
+    api.zadd("z", {f"m{i}": i for i in range(30)} | {7: 99})
+    assert sorted(_iterate(api, "zscan_iter", "z", match="m2?", score_cast_func=int)) == [
+        (f"m2{i}", 20 + i) for i in range(10)]
+    assert len(_iterate(api, "zscan_iter", "z", count=4)) == 31
+    assert api.zscan("missing") == (0, [])
+
+
 def _iterate(api: Any, name: str, *args: Any, **kwargs: Any) -> list[Any]:
     if api.mode == "sync":
         return list(getattr(api.cache, name)(*args, **kwargs))

@@ -112,3 +112,15 @@ def together(c: Host, name: str, keys: Sequence[Any], made: Sequence[str]) -> No
         f"Cluster), but they live on {nodes}; give the keys one hash tag, e.g. "
         "'team:{7}:a' and 'team:{7}:b'"
     )
+
+
+def scan_page(key: Any, made: str, kind: str, name: str, cursor: int, match: str | None,
+              count: int | None) -> Flow[tuple[int, Any]]:
+    """One HSCAN/SSCAN/ZSCAN page: the next cursor and the raw items."""
+    args: tuple[Any, ...] = (name, made, cursor)
+    if match is not None:
+        args += ("MATCH", match)
+    if count is not None:
+        args += ("COUNT", count)
+    cursor, items = yield from command(key, made, kind, args, write=False)
+    return int(cursor), items or ()

@@ -6,11 +6,11 @@ mapping=None)``, ``hmget(key, fields)``, ``hincrby(key, field, amount=1)``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import Any
 
 from ..flow import Flow, adrive, drive
-from ._common import Host, command, need, pairs, text
+from ._common import Host, command, need, pairs, scan_page, text
 
 
 def _hset(c: Host, key: Any, field: str | None, value: Any,
@@ -48,6 +48,13 @@ def _hincrbyfloat(c: Host, key: Any, field: str, amount: float, version: int | N
     k = c.make_and_validate_key(key, version=version)
     return float((yield from command(key, k, "hash", ("HINCRBYFLOAT", k, field, amount),
                                      idempotent=False)))
+
+
+def _hscan(c: Host, key: Any, cursor: int, match: str | None, count: int | None,
+           version: int | None) -> Flow[tuple[int, dict[str, Any]]]:
+    k = c.make_and_validate_key(key, version=version)
+    cursor, items = yield from scan_page(key, k, "hash", "HSCAN", cursor, match, count)
+    return cursor, {text(f): c._decode(v, k) for f, v in pairs(items)}
 
 
 def _fields(fields: str | Iterable[str], more: tuple[str, ...]) -> list[str]:
@@ -190,3 +197,33 @@ class HashMixin(Host):
     async def ahincrby(self, key: Any, field: str, amount: int = 1,
                        version: int | None = None) -> int:
         return await adrive(self._router, _hincrby(self, key, field, amount, version))
+
+    def hscan(self, key: Any, cursor: int = 0, match: str | None = None,
+              count: int | None = None, version: int | None = None
+              ) -> tuple[int, dict[str, Any]]:
+        """One HSCAN page (redis-py): ``(next_cursor, {field: value})``; 0 means done.
+        ``match`` is a glob on field names."""
+        return drive(self._router, _hscan(self, key, cursor, match, count, version))
+
+    async def ahscan(self, key: Any, cursor: int = 0, match: str | None = None,
+                     count: int | None = None, version: int | None = None
+                     ) -> tuple[int, dict[str, Any]]:
+        return await adrive(self._router, _hscan(self, key, cursor, match, count, version))
+
+    def hscan_iter(self, key: Any, match: str | None = None, count: int | None = None,
+                   version: int | None = None) -> Iterator[tuple[str, Any]]:
+        """``(field, value)`` pairs, one HSCAN page at a time."""
+        cursor = None
+        while cursor != 0:
+            cursor, page = drive(self._router,
+                                 _hscan(self, key, cursor or 0, match, count, version))
+            yield from page.items()
+
+    async def ahscan_iter(self, key: Any, match: str | None = None, count: int | None = None,
+                          version: int | None = None) -> AsyncIterator[tuple[str, Any]]:
+        cursor = None
+        while cursor != 0:
+            cursor, page = await adrive(self._router,
+                                        _hscan(self, key, cursor or 0, match, count, version))
+            for item in page.items():
+                yield item

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from ..flow import Flow, adrive, drive
-from ._common import Host, command, need, together
+from ._common import Host, command, need, scan_page, together
 from .scan import glob_matcher
 
 DEFAULT_SSCAN_COUNT = 10
@@ -102,11 +102,8 @@ def _srandmember(c: Host, key: Any, count: int | None, version: int | None) -> F
 
 
 def _sscan_page(c: Host, key: Any, k: str, cursor: int, count: int | None) -> Flow[Any]:
-    args: tuple[Any, ...] = ("SSCAN", k, cursor)
-    if count is not None:
-        args += ("COUNT", count)
-    cursor, raw = yield from command(key, k, "set", args, write=False)
-    return int(cursor), [c._decode(item, k) for item in raw or ()]
+    cursor, raw = yield from scan_page(key, k, "set", "SSCAN", cursor, None, count)
+    return cursor, [c._decode(item, k) for item in raw]
 
 
 def _sscan(c: Host, key: Any, match: str | None, count: int | None, version: int | None

@@ -8,11 +8,12 @@ strings (``"-inf"``, ``"(5"``) pass through to the server unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..flow import Flow, adrive, drive
-from ._common import Host, command, need, pairs, together
+from ._common import Host, command, need, pairs, scan_page, together
+from .scan import glob_matcher
 
 Cast = Callable[[Any], Any]
 # ZADD ... INCR through a script: its reply (a score, or nil) then reaches us as a plain
@@ -164,6 +165,14 @@ def _zpop(c: Host, name: str, key: Any, count: int | None, version: int | None) 
     if count is None:  # django-redis: one (member, score), or None when empty
         return popped[0] if popped else None
     return popped
+
+
+def _zscan(c: Host, key: Any, cursor: int, match: str | None, count: int | None,
+           cast: Cast, version: int | None) -> Flow[tuple[int, list[tuple[Any, Any]]]]:
+    k = _key(c, key, version)
+    cursor, items = yield from scan_page(key, k, "zset", "ZSCAN", cursor, None, count)
+    keep = glob_matcher(match)
+    return cursor, [pair for pair in _members(c, k, items, True, cast) if keep(pair[0])]
 
 
 def _zstore(c: Host, name: str, dest: Any, keys: Sequence[Any] | Mapping[Any, float],
@@ -396,3 +405,37 @@ class ZSetMixin(Host):
                            aggregate: str | None = None, version: int | None = None) -> int:
         return await adrive(self._router, _zstore(self, "ZINTERSTORE", dest, keys, aggregate,
                                                   version))
+
+    def zscan(self, key: Any, cursor: int = 0, match: str | None = None,
+              count: int | None = None, score_cast_func: Cast = float,
+              version: int | None = None) -> tuple[int, list[tuple[Any, Any]]]:
+        """One ZSCAN page (redis-py): ``(next_cursor, [(member, score), ...])``; 0 means
+        done. ``match`` is a glob kept for decoded ``str`` members (as in ``sscan``)."""
+        return drive(self._router, _zscan(self, key, cursor, match, count, score_cast_func,
+                                          version))
+
+    async def azscan(self, key: Any, cursor: int = 0, match: str | None = None,
+                     count: int | None = None, score_cast_func: Cast = float,
+                     version: int | None = None) -> tuple[int, list[tuple[Any, Any]]]:
+        return await adrive(self._router, _zscan(self, key, cursor, match, count,
+                                                 score_cast_func, version))
+
+    def zscan_iter(self, key: Any, match: str | None = None, count: int | None = None,
+                   score_cast_func: Cast = float, version: int | None = None
+                   ) -> Iterator[tuple[Any, Any]]:
+        """``(member, score)`` pairs, one ZSCAN page at a time."""
+        cursor = None
+        while cursor != 0:
+            cursor, page = drive(self._router, _zscan(self, key, cursor or 0, match, count,
+                                                      score_cast_func, version))
+            yield from page
+
+    async def azscan_iter(self, key: Any, match: str | None = None, count: int | None = None,
+                          score_cast_func: Cast = float, version: int | None = None
+                          ) -> AsyncIterator[tuple[Any, Any]]:
+        cursor = None
+        while cursor != 0:
+            cursor, page = await adrive(self._router, _zscan(
+                self, key, cursor or 0, match, count, score_cast_func, version))
+            for pair in page:
+                yield pair
