@@ -22,13 +22,14 @@ from django.core.cache.backends.base import (
 from ..drivers import Driver
 from ..exceptions import CommandError, NotAnInteger
 from ..policy import FailedReplies
+from ..redact import key_redactor
 from ..router import NodeCommands
 from ..routing import Batch, scatter
 from .extended import ExtendedAPI
 from .extended.keys import reverse_key_func
 from .flow import Call, Flow, Run, adrive, drive
 from .shared import alias_state
-from .timeouts import GONE, expiry_ms, set_args
+from .timeouts import GONE, check_delta, expiry_ms, set_args
 
 _BAD_KEY_CHARS = re.compile(r"[\x00-\x20\x7f]").search
 
@@ -168,6 +169,7 @@ class CachexCache(ExtendedAPI, BaseCache):
     def _incr(self, key: Any, delta: int, version: int | None,
               ignore_key_check: bool = False) -> Flow[int]:
         k = self.make_and_validate_key(key, version=version)
+        check_delta(delta)
         try:
             if ignore_key_check:  # django-redis: a missing key counts as 0
                 return int((yield Call(k, ("INCRBY", k, delta), idempotent=False)))
@@ -180,7 +182,7 @@ class CachexCache(ExtendedAPI, BaseCache):
         except NotAnInteger as exc:  # past 64 bits, or not an int at all
             return (yield from self._incr_big(key, k, delta, exc))
         if value is None:
-            raise ValueError(f"Key '{key}' not found.")
+            raise ValueError(f"Key {key_redactor(self.settings.log_keys)(k)} not found.")
         return int(value)
 
     def _incr_big(self, key: Any, k: str, delta: int, error: NotAnInteger) -> Flow[int]:
@@ -190,7 +192,7 @@ class CachexCache(ExtendedAPI, BaseCache):
         for _ in range(BIG_INCR_ATTEMPTS):
             raw = yield Call(k, ("GET", k))
             if raw is None:
-                raise ValueError(f"Key '{key}' not found.")
+                raise ValueError(f"Key {key_redactor(self.settings.log_keys)(k)} not found.")
             current = self._decode(raw, k)
             if type(current) is not int:
                 raise error
@@ -219,7 +221,7 @@ class CachexCache(ExtendedAPI, BaseCache):
             made = [made[i] for i in found]
             keys = [keys[i] for i in found]
             values = [values[i] for i in found]
-        return dict(zip(keys, self._decode_many(values, made)))
+        return self._decode_many(values, made, keys)  # undecodable values: misses, logged
 
     def _set_many(self, data: Mapping[Any, Any], timeout: Any, version: int | None
                   ) -> Flow[list[Any]]:
@@ -278,14 +280,15 @@ class CachexCache(ExtendedAPI, BaseCache):
                 yield Call(old, ("RENAME", old, new), idempotent=False)
             except CommandError as exc:
                 if "no such key" in str(exc).lower():
-                    raise ValueError(f"Key '{key}' not found") from None
+                    raise ValueError(
+                        f"Key {key_redactor(self.settings.log_keys)(old)} not found") from None
                 raise
             return version + delta
         # The new key lives on another node: copy bytes and expiry, then drop the old key.
         pttl, payload = (yield Run([(self._topology.locate(old),
                                      [("PTTL", old), ("DUMP", old)])]))[0]
         if payload is None:
-            raise ValueError(f"Key '{key}' not found")
+            raise ValueError(f"Key {key_redactor(self.settings.log_keys)(old)} not found")
         yield Call(new, ("RESTORE", new, max(int(pttl), 0), payload, "REPLACE"))
         yield Call(old, ("DEL", old))
         return version + delta

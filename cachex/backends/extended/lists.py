@@ -63,7 +63,7 @@ def _lmove(c: Host, source: Any, destination: Any, src: str, dest: str, version:
             raise ValueError(f"lmove() sides must be 'LEFT' or 'RIGHT', not {side!r}")
     s = c.make_and_validate_key(source, version=version)
     d = c.make_and_validate_key(destination, version=version)
-    together(c, "lmove", (source, destination), [s, d])
+    together(c, "lmove", [s, d])
     raw = yield from command(source, s, "list", ("LMOVE", s, d, src.upper(), dest.upper()),
                              idempotent=False)
     return None if raw is None else c._decode(raw, s)

@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from ...exceptions import LockError, LockNotOwned
+from ...redact import key_redactor
 from ..flow import Flow, adrive, drive
 from ._common import Host, command
 
@@ -85,6 +86,12 @@ class _LockState:
         self.local: Any = threading.local() if thread_local else _Shared()
         self.local.token = None
         self._router = cache._router
+        self._log_keys = getattr(getattr(cache, "settings", None), "log_keys", "hash")
+
+    @property
+    def shown(self) -> str:
+        """What messages show of the lock: never its key (cachex.redact)."""
+        return key_redactor(self._log_keys)(self.key)
 
     @property
     def token(self) -> bytes | None:
@@ -107,7 +114,7 @@ class _LockState:
         released = yield from self._eval(RELEASE, token)
         self.token = None
         if not released:
-            raise LockNotOwned(f"lock {self.name!r} ({self.key!r}) was released by its holder "
+            raise LockNotOwned(f"lock {self.shown} was released by its holder "
                                "but had already expired or been taken by another holder")
 
     def _extend(self, seconds: float | None, replace: bool) -> Flow[bool]:
@@ -117,16 +124,16 @@ class _LockState:
         done = yield from self._eval(EXTEND, token, ms, int(replace),
                                      idempotent=replace or ms == 0)
         if not done:
-            raise LockNotOwned(f"cannot extend lock {self.name!r} ({self.key!r}): it "
+            raise LockNotOwned(f"cannot extend lock {self.shown}: it "
                                "expired or was taken by another holder")
         if int(done) == 2:
-            raise LockError(f"cannot add time to lock {self.name!r}: it has no expiry; "
+            raise LockError(f"cannot add time to lock {self.shown}: it has no expiry; "
                             "pass replace_ttl=True to set one")
         return True
 
     def _reacquire(self) -> Flow[bool]:
         if self.timeout is None:
-            raise LockError(f"cannot reacquire lock {self.name!r}: it has no timeout")
+            raise LockError(f"cannot reacquire lock {self.shown}: it has no timeout")
         return (yield from self._extend(self.timeout, True))
 
     def _owned(self) -> Flow[bool]:
@@ -142,13 +149,13 @@ class _LockState:
 
     def _held(self, action: str) -> bytes:
         if self.token is None:
-            raise LockError(f"cannot {action} lock {self.name!r}: it is not held")
+            raise LockError(f"cannot {action} lock {self.shown}: it is not held")
         return self.token
 
     def _plan(self, blocking: bool | None, blocking_timeout: float | None,
               token: bytes | str | None) -> tuple[bytes, bool, float | None]:
         if self.token is not None:
-            raise LockError(f"lock {self.name!r} is already held by this object; release it "
+            raise LockError(f"lock {self.shown} is already held by this object; release it "
                             "first or use another lock object")
         blocking = self.blocking if blocking is None else blocking
         wait = self.blocking_timeout if blocking_timeout is None else blocking_timeout
@@ -168,7 +175,7 @@ class _LockState:
 
     def _timeout_error(self) -> LockError:
         how = (f"within {self.blocking_timeout} s" if self.blocking else "without blocking")
-        return LockError(f"could not acquire lock {self.name!r} ({self.key!r}) {how}: "
+        return LockError(f"could not acquire lock {self.shown} {how}: "
                          "another holder has it")
 
 

@@ -60,7 +60,7 @@ def _combine(c: Host, name: str, keys: tuple[Any, ...], version: int | None
              ) -> Flow[set[Any]]:
     need(name.lower(), keys)
     made = [_key(c, key, version) for key in keys]
-    together(c, name.lower(), keys, made)
+    together(c, name.lower(), made)
     reply = yield from command(keys[0], made[0], "set", (name, *made), write=False)
     return {c._decode(raw, made[0]) for raw in reply}
 
@@ -70,7 +70,7 @@ def _store(c: Host, name: str, dest: Any, keys: tuple[Any, ...], version_dest: i
     need(name.lower(), keys)
     d = _key(c, dest, version_dest)
     made = [_key(c, key, version_keys) for key in keys]
-    together(c, name.lower(), (dest, *keys), [d, *made])
+    together(c, name.lower(), [d, *made])
     return int((yield from command(dest, d, "set", (name, d, *made))))
 
 
@@ -78,7 +78,7 @@ def _smove(c: Host, source: Any, destination: Any, member: Any, version: int | N
            ) -> Flow[bool]:
     s = _key(c, source, version)
     d = _key(c, destination, version)
-    together(c, "smove", (source, destination), [s, d])
+    together(c, "smove", [s, d])
     return bool((yield from command(source, s, "set", ("SMOVE", s, d, c._encode(member, s)))))
 
 

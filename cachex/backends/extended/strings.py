@@ -26,7 +26,7 @@ def _mget(c: Host, keys: Iterable[Any], version: int | None) -> Flow[dict[Any, A
     if not keys:
         return {}
     made = [c.make_and_validate_key(key, version=version) for key in keys]
-    together(c, "mget", keys, made)
+    together(c, "mget", made)
     values = yield Call(made[0], ("MGET", *made), write=False)
     return {key: c._decode(raw, k) for key, k, raw in zip(keys, made, values)
             if raw is not None}
@@ -37,7 +37,7 @@ def _mset(c: Host, data: Mapping[Any, Any], timeout: Any, version: int | None) -
         return
     keys = list(data)
     made = [c.make_and_validate_key(key, version=version) for key in keys]
-    together(c, "mset", keys, made)
+    together(c, "mset", made)
     encoded = [c._encode(value, k) for k, value in zip(made, data.values())]
     ms = c._ms(timeout)
     if ms == GONE:  # Django: a timeout <= 0 leaves nothing readable

@@ -181,7 +181,7 @@ def _zstore(c: Host, name: str, dest: Any, keys: Sequence[Any] | Mapping[Any, fl
     need(name.lower(), sources)
     d = _key(c, dest, version)
     made = [_key(c, key, version) for key in sources]
-    together(c, name.lower(), [dest, *sources], [d, *made])
+    together(c, name.lower(), [d, *made])
     args: list[Any] = [name, d, len(made), *made]
     if isinstance(keys, Mapping):
         args += ["WEIGHTS", *keys.values()]
