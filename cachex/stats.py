@@ -78,3 +78,16 @@ def reset(alias: str | None = None) -> None:
         targets = [s for s in _registry if alias is None or s.alias == alias]
     for stats in targets:
         stats.reset()
+
+
+def near(alias: str) -> dict[str, int]:
+    """The near cache counters of ``alias`` in this process (empty without a near cache):
+    hits, misses, fills, invalidations, evictions, expired, flushes, drops, entries, bytes,
+    channels_up. See docs/near-cache.md."""
+    from .near.core import live
+
+    total: dict[str, int] = {}
+    for cache in live(alias):
+        for name, n in cache.stats().items():
+            total[name] = total.get(name, 0) + n
+    return total

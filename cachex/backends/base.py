@@ -84,6 +84,11 @@ class CachexCache(ExtendedAPI, BaseCache):
         # the batch key path applies only where make_key/validate_key are not customised
         self._plain_keys = (type(self).make_key is BaseCache.make_key
                             and type(self).validate_key is CachexCache.validate_key)
+        if state.near is not None:  # OPTIONS["near_cache"]: the same class, hooks in front
+            from ..near.facade import near_class
+
+            self._near = state.near
+            self.__class__ = near_class(type(self))
 
     # ---------------------------------------------------------------- helpers (pure)
     def validate_key(self, key: str) -> None:

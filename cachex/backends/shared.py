@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from ..codec import Codec
 from ..config import Settings, parse_settings
 from ..drivers import Driver
+from ..near import NearCache, parse_near
 from ..policy import build_policy
 from ..router import Router
 from ..topology import topology_for
@@ -27,6 +28,7 @@ class AliasState:
     settings: Settings
     codec: Codec
     router: Router
+    near: NearCache | None = None  # OPTIONS["near_cache"], one per alias per process
 
 
 _lock = threading.Lock()
@@ -51,6 +53,7 @@ def _build(driver: Driver, location: Any, params: Mapping[str, Any]) -> AliasSta
     settings = parse_settings(alias, location, options)
     try:
         codec = Codec.from_options(options, alias)
+        near_options = parse_near(options.get("near_cache"), params.get("KEY_PREFIX") or "")
         policy = build_policy(options, alias, settings.topology)
         router = Router(topology_for(settings, driver), policy, log_keys=settings.log_keys)
         if options.get("metrics"):  # only then: an alias without metrics runs no metrics code
@@ -58,7 +61,8 @@ def _build(driver: Driver, location: Any, params: Mapping[str, Any]) -> AliasSta
             router = instrument(router, options["metrics"], log_keys=settings.log_keys)
     except (ValueError, ImportError) as exc:  # ImportError: an optional codec library
         raise ImproperlyConfigured(f"cachex cache {alias!r}: {exc}") from None
-    return AliasState(alias, settings, codec, router)
+    near = None if near_options is None else NearCache(alias, near_options, router.topology)
+    return AliasState(alias, settings, codec, router, near)
 
 
 def guess_alias(location: Any, params: Mapping[str, Any]) -> str:

@@ -1,0 +1,138 @@
+"""One near cache per alias per process: the store, the channels, and when a fill is safe.
+
+Shared by every backend instance of the alias (one per thread or task), sync and async, on
+any event loop: the store is guarded by a lock and the channels are threads, so nothing here
+belongs to a loop.
+
+A GET reply may be stored only when (1) the key is under a tracked prefix, (2) every primary
+the topology knows has its channel up (after a Cluster failover or slot move the key may be
+answered by a node we do not listen to yet; requiring them all keeps the rule simple), and
+(3) nothing changed in the store between the GET leaving and its reply arriving
+(``NearStore.seq``). Whenever a channel goes down or comes up, everything is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import weakref
+from typing import Any
+
+from .channel import Channel
+from .options import NearOptions
+from .store import NearStore
+
+log = logging.getLogger("cachex.near")
+_UNSEEN = object()
+_live: weakref.WeakSet[NearCache] = weakref.WeakSet()
+
+
+class NearCache:
+    def __init__(self, alias: str, options: NearOptions, topology: Any) -> None:
+        self.alias = alias
+        self.options = options
+        self.prefixes = options.prefixes
+        self.store = NearStore(options.max_entries, options.max_bytes, options.ttl)
+        self._topology = topology
+        self._channels: dict[Any, Channel] = {}
+        self._lock = threading.RLock()
+        self._seen: Any = _UNSEEN
+        self._ready = False
+        self._closed = False
+        _live.add(self)
+
+    # -- the fill rule -------------------------------------------------------------------
+    def token(self, key: str) -> int | None:
+        """The store's ``seq`` to fill ``key`` under, or None: do not store this reply."""
+        if not key.startswith(self.prefixes):
+            return None
+        token = self.store.seq
+        # the cluster's slot map (None elsewhere): a new map may name new primaries
+        if not self._ready or getattr(self._topology, "map", None) is not self._seen:
+            self._follow()
+            if not self._ready:
+                return None
+        return token
+
+    def _follow(self) -> None:
+        """Keep one channel per current primary: start the missing, stop the departed."""
+        if self._closed:
+            return
+        with self._lock:
+            marker = getattr(self._topology, "map", None)
+            if marker is self._seen and self._channels:
+                self._ready = all(ch.up for ch in self._channels.values())
+                return
+            try:
+                primaries = list(self._topology.primaries())
+            except Exception:  # no map yet and no node answering: no fills for now
+                return
+            for node in [n for n in self._channels if n not in primaries]:
+                self._channels.pop(node).stop()
+                self.store.flush()
+            for node in primaries:
+                if node not in self._channels:
+                    channel = Channel(node, self._topology.node_label(node),
+                                      self._topology.node_client(node).connection_pool,
+                                      self.prefixes, self._on_keys, self._on_state)
+                    self._channels[node] = channel
+                    channel.start()
+            self._seen = marker
+            self._ready = all(ch.up for ch in self._channels.values())
+
+    # -- channel events (channel threads) --------------------------------------------------
+    def _on_keys(self, keys: list[bytes] | None) -> None:
+        if keys is None:  # FLUSHDB / FLUSHALL
+            self.store.flush()
+        else:
+            self.store.invalidate([k.decode("utf-8", "surrogateescape")
+                                   if isinstance(k, bytes) else k for k in keys])
+
+    def _on_state(self, channel: Channel, up: bool) -> None:
+        with self._lock:
+            if not up:  # before the flush: a fill that reads the new seq must see this
+                self._ready = False
+            # a new, returning or lost channel: what we hold may have missed its messages
+            self.store.flush()
+            self._ready = up and all(ch.up for ch in self._channels.values())
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def channels_up(self) -> int:
+        return sum(ch.up for ch in self._channels.values())
+
+    def close(self, wait: float = 0) -> None:
+        """Stop the channels and forget everything (tests, shutdown)."""
+        with self._lock:
+            self._closed = True
+            self._ready = False
+            for channel in self._channels.values():
+                channel.stop(wait)
+            self._channels.clear()
+            self.store.flush()
+
+    def _after_fork(self) -> None:
+        """A forked child has none of the parent's threads: start afresh."""
+        self._lock = threading.RLock()
+        self.store = NearStore(self.options.max_entries, self.options.max_bytes,
+                               self.options.ttl)
+        self._channels = {}
+        self._seen = _UNSEEN
+        self._ready = False
+
+    def stats(self) -> dict[str, int]:
+        return {**self.store.snapshot(), "channels_up": self.channels_up()}
+
+
+def live(alias: str) -> list[NearCache]:
+    """The near caches of ``alias`` in this process."""
+    return [n for n in list(_live) if n.alias == alias and not n._closed]
+
+
+def _reset_in_child() -> None:
+    for near in list(_live):
+        near._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_in_child)

@@ -1,0 +1,283 @@
+"""The near cache's hooks on the Django facade, as a mixin put in front of the backend class
+only for aliases that enable it (``near_class``): an alias without ``near_cache`` runs the
+plain class, with no extra check on any call.
+
+Reads (``get``, ``get_many``, ``has_key`` and their twins) answer from the store when they
+can; a miss reads the value *and* its PTTL from the primary in one round-trip and stores it
+under the fill rule (``core.NearCache.token``). Every write through this process drops the
+local copies of the keys it touched once the server has answered (or failed), so a thread
+reads its own writes; other processes' writes arrive as invalidations.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable, Mapping
+from time import monotonic
+from typing import Any
+
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
+
+from ..backends.flow import Flow, Run, adrive, drive
+from ..policy import FailedReplies
+from .core import NearCache
+
+_classes: dict[type, type] = {}
+
+
+def near_class(cls: type) -> type:
+    """``cls`` with the near cache's hooks in front (one class per backend class)."""
+    try:
+        return _classes[cls]
+    except KeyError:
+        made = _classes[cls] = type(f"Near{cls.__name__}", (NearMixin, cls), _writes(cls))
+        return made
+
+
+class NearMixin:
+    _near: NearCache
+
+    # -- reads: flows written once -----------------------------------------------------
+    def _near_fill(self, k: str, default: Any) -> Flow[Any]:
+        near = self._near
+        token = near.token(k)
+        node = self._topology.locate(k)  # type: ignore[attr-defined]
+        sent = monotonic()
+        reply = (yield Run([(node, [("GET", k), ("PTTL", k)])], degradable=True))[0]
+        if isinstance(reply, FailedReplies):
+            return default
+        raw, pttl = reply
+        if raw is None:
+            return default
+        if token is not None:
+            near.store.put(k, raw, pttl, sent, token)
+        return self._decode(raw, k)  # type: ignore[attr-defined]
+
+    def _near_get_many(self, keys: Iterable[Any], version: int | None
+                       ) -> Flow[dict[Any, Any]]:
+        keys = list(keys)
+        made = self._make_keys(keys, version)  # type: ignore[attr-defined]
+        if not made:
+            return {}
+        near = self._near
+        raws = near.store.get_many(made)
+        found = [(key, k, raw) for key, k, raw in zip(keys, made, raws) if raw is not None]
+        out: dict[Any, Any] = {}
+        if found:
+            out = self._decode_many([f[2] for f in found], [f[1] for f in found],  # type: ignore[attr-defined]
+                                    [f[0] for f in found])
+        if len(found) == len(made):
+            return out
+        missing = {k: key for key, k, raw in zip(keys, made, raws) if raw is None}
+        tokens = {k: near.token(k) for k in missing}
+        batches = self._plan(list(missing), write=True)  # type: ignore[attr-defined]
+        commands = []
+        for b in batches:
+            ordered = [k for g in b.groups for k in g.keys]
+            commands.append((b.node, [*(("MGET", *g.keys) for g in b.groups),
+                                      *(("PTTL", k) for k in ordered)]))
+        sent = monotonic()
+        replies = yield Run(commands, degradable=True)
+        got_raw: list[bytes] = []
+        got_made: list[str] = []
+        got_keys: list[Any] = []
+        put = near.store.put
+        for b, reply in zip(batches, replies):
+            if isinstance(reply, FailedReplies):
+                continue
+            n = len(b.groups)
+            pttls = iter(reply[n:])
+            for g, values in zip(b.groups, reply[:n]):
+                for k, raw in zip(g.keys, values):
+                    pttl = next(pttls)
+                    if raw is None:
+                        continue
+                    token = tokens[k]
+                    if token is not None:
+                        put(k, raw, pttl, sent, token)
+                    got_raw.append(raw)
+                    got_made.append(k)
+                    got_keys.append(missing[k])
+        if got_raw:
+            out.update(self._decode_many(got_raw, got_made, got_keys))  # type: ignore[attr-defined]
+        return out
+
+    # -- reads: the API ----------------------------------------------------------------
+    def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        k = self.make_and_validate_key(key, version=version)  # type: ignore[attr-defined]
+        raw = self._near.store.get(k)
+        if raw is not None:
+            return self._decode(raw, k)  # type: ignore[attr-defined]
+        return drive(self._router, self._near_fill(k, default))  # type: ignore[attr-defined]
+
+    async def aget(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        k = self.make_and_validate_key(key, version=version)  # type: ignore[attr-defined]
+        raw = self._near.store.get(k)
+        if raw is not None:
+            return self._decode(raw, k)  # type: ignore[attr-defined]
+        return await adrive(self._router, self._near_fill(k, default))  # type: ignore[attr-defined]
+
+    def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
+        return drive(self._router, self._near_get_many(keys, version))  # type: ignore[attr-defined]
+
+    async def aget_many(self, keys: Iterable[Any], version: int | None = None
+                        ) -> dict[Any, Any]:
+        return await adrive(self._router, self._near_get_many(keys, version))  # type: ignore[attr-defined]
+
+    def has_key(self, key: Any, version: int | None = None) -> bool:
+        if self._near.store.has(self.make_key(key, version=version)):  # type: ignore[attr-defined]
+            return True
+        return super().has_key(key, version)  # type: ignore[misc, no-any-return]
+
+    async def ahas_key(self, key: Any, version: int | None = None) -> bool:
+        if self._near.store.has(self.make_key(key, version=version)):  # type: ignore[attr-defined]
+            return True
+        return await super().ahas_key(key, version)  # type: ignore[misc, no-any-return]
+
+    # -- writes: drop the local copies once the server has answered ---------------------
+    def _drop(self, keys: Iterable[Any], version: int | None) -> None:
+        make = self.make_key  # type: ignore[attr-defined]
+        self._near.store.drop([make(key, version=version) for key in keys])
+
+    def set(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT,
+            version: int | None = None, nx: bool = False, xx: bool = False) -> Any:
+        try:
+            return super().set(key, value, timeout, version, nx, xx)  # type: ignore[misc]
+        finally:
+            self._drop((key,), version)
+
+    async def aset(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT,
+                   version: int | None = None, nx: bool = False, xx: bool = False) -> Any:
+        try:
+            return await super().aset(key, value, timeout, version, nx, xx)  # type: ignore[misc]
+        finally:
+            self._drop((key,), version)
+
+    def set_many(self, data: Mapping[Any, Any], timeout: Any = DEFAULT_TIMEOUT,
+                 version: int | None = None) -> list[Any]:
+        try:
+            return super().set_many(data, timeout, version)  # type: ignore[misc, no-any-return]
+        finally:
+            self._drop(data, version)
+
+    async def aset_many(self, data: Mapping[Any, Any], timeout: Any = DEFAULT_TIMEOUT,
+                        version: int | None = None) -> list[Any]:
+        try:
+            return await super().aset_many(data, timeout, version)  # type: ignore[misc, no-any-return]
+        finally:
+            self._drop(data, version)
+
+    def delete_many(self, keys: Iterable[Any], version: int | None = None) -> int | None:
+        keys = list(keys)
+        try:
+            return super().delete_many(keys, version)  # type: ignore[misc, no-any-return]
+        finally:
+            self._drop(keys, version)
+
+    async def adelete_many(self, keys: Iterable[Any], version: int | None = None
+                           ) -> int | None:
+        keys = list(keys)
+        try:
+            return await super().adelete_many(keys, version)  # type: ignore[misc, no-any-return]
+        finally:
+            self._drop(keys, version)
+
+    def mset(self, data: Mapping[Any, Any], timeout: Any = None,
+             version: int | None = None) -> None:
+        try:
+            super().mset(data, timeout, version)  # type: ignore[misc]
+        finally:
+            self._drop(data, version)
+
+    async def amset(self, data: Mapping[Any, Any], timeout: Any = None,
+                    version: int | None = None) -> None:
+        try:
+            await super().amset(data, timeout, version)  # type: ignore[misc]
+        finally:
+            self._drop(data, version)
+
+    def incr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        try:
+            return super().incr_version(key, delta, version)  # type: ignore[misc, no-any-return]
+        finally:
+            self._flush()
+
+    async def aincr_version(self, key: Any, delta: int = 1, version: int | None = None
+                            ) -> int:
+        try:
+            return await super().aincr_version(key, delta, version)  # type: ignore[misc, no-any-return]
+        finally:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._near.store.flush()
+
+    def clear(self) -> None:
+        try:
+            super().clear()  # type: ignore[misc]
+        finally:
+            self._flush()
+
+    async def aclear(self) -> None:
+        try:
+            await super().aclear()  # type: ignore[misc]
+        finally:
+            self._flush()
+
+    def near_stats(self) -> dict[str, int]:
+        """The near cache's counters: hits, misses, fills, invalidations, evictions,
+        expired, flushes, drops; and entries, bytes, channels_up now. See
+        docs/near-cache.md."""
+        return self._near.stats()
+
+
+def _version_at(cls: type, name: str) -> int | None:
+    """Where ``version`` sits among the positional arguments after ``key`` (None: nowhere)."""
+    params = list(inspect.signature(getattr(cls, name)).parameters)[2:]  # self, key
+    return params.index("version") if "version" in params else None
+
+
+def _dropping(name: str, asynchronous: bool, at: int | None, everything: bool) -> Any:
+    """A write method that drops its key's local copy (or everything) after the call."""
+    def after(self: Any, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        if everything:
+            self._flush()
+            return
+        version = kwargs.get("version")
+        if at is not None and len(args) > at:
+            version = args[at]
+        self._drop((key,), version)
+
+    if asynchronous:
+        async def awrite(self: Any, key: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await getattr(super(NearMixin, self), name)(key, *args, **kwargs)
+            finally:
+                after(self, key, args, kwargs)
+        awrite.__name__ = name
+        return awrite
+
+    def write(self: Any, key: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return getattr(super(NearMixin, self), name)(key, *args, **kwargs)
+        finally:
+            after(self, key, args, kwargs)
+    write.__name__ = name
+    return write
+
+
+# Single-key writes (key first), and writes whose keys are simplest forgotten all at once.
+KEYED = ("add", "touch", "delete", "incr", "decr", "get_or_set", "expire", "pexpire",
+         "expire_at", "pexpire_at", "persist")
+WHOLESALE = ("rename", "delete_pattern")
+
+
+def _writes(cls: type) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for names, everything in ((KEYED, False), (WHOLESALE, True)):
+        for base in names:
+            for name, asynchronous in ((base, False), (f"a{base}", True)):
+                if hasattr(cls, name):
+                    out[name] = _dropping(name, asynchronous, _version_at(cls, name),
+                                          everything)
+    return out
