@@ -21,7 +21,7 @@ from typing import Any
 
 from .channel import Channel
 from .options import NearOptions
-from .store import NearStore
+from .store import Batches, NearStore, immutable
 
 log = logging.getLogger("cachex.near")
 _UNSEEN = object()
@@ -34,6 +34,7 @@ class NearCache:
         self.options = options
         self.prefixes = options.prefixes
         self.store = NearStore(options.max_entries, options.max_bytes, options.ttl)
+        self.batches = Batches(self.store)
         self._topology = topology
         self._channels: dict[Any, Channel] = {}
         self._lock = threading.RLock()
@@ -54,6 +55,14 @@ class NearCache:
             if not self._ready:
                 return None
         return token
+
+    def keep(self, key: str, raw: bytes, value: Any, pttl: Any, sent_at: float,
+             token: int) -> None:
+        """Store a fetched value: decoded when nothing can mutate it, else its bytes."""
+        if immutable(value):
+            self.store.put(key, value, pttl, sent_at, token, len(raw), True)
+        else:
+            self.store.put(key, raw, pttl, sent_at, token, len(raw))
 
     def _follow(self) -> None:
         """Keep one channel per current primary: start the missing, stop the departed."""
@@ -116,6 +125,7 @@ class NearCache:
         self._lock = threading.RLock()
         self.store = NearStore(self.options.max_entries, self.options.max_bytes,
                                self.options.ttl)
+        self.batches = Batches(self.store)
         self._channels = {}
         self._seen = _UNSEEN
         self._ready = False

@@ -21,6 +21,7 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from ..backends.flow import Flow, Run, adrive, drive
 from ..policy import FailedReplies
 from .core import NearCache
+from .store import _deadline, _decoded, _value
 
 _classes: dict[type, type] = {}
 
@@ -49,9 +50,10 @@ class NearMixin:
         raw, pttl = reply
         if raw is None:
             return default
+        value = self._decode(raw, k)  # type: ignore[attr-defined]
         if token is not None:
-            near.store.put(k, raw, pttl, sent, token)
-        return self._decode(raw, k)  # type: ignore[attr-defined]
+            near.keep(k, raw, value, pttl, sent, token)
+        return value
 
     def _near_get_many(self, keys: Iterable[Any], version: int | None
                        ) -> Flow[dict[Any, Any]]:
@@ -60,68 +62,94 @@ class NearMixin:
         if not made:
             return {}
         near = self._near
-        raws = near.store.get_many(made)
-        found = [(key, k, raw) for key, k, raw in zip(keys, made, raws) if raw is not None]
+        seq = near.store.seq  # before the lookup: a change after it voids the memo
+        got = near.store.get_many(made)
+        if None not in got and all(map(_decoded, got)):  # all hits, all kept decoded
+            found = dict(zip(keys, map(_value, got)))
+            near.batches.remember(keys, version, seq, found, min(map(_deadline, got)))  # type: ignore[type-var]
+            return found
         out: dict[Any, Any] = {}
-        if found:
-            out = self._decode_many([f[2] for f in found], [f[1] for f in found],  # type: ignore[attr-defined]
-                                    [f[0] for f in found])
-        if len(found) == len(made):
-            return out
-        missing = {k: key for key, k, raw in zip(keys, made, raws) if raw is None}
-        tokens = {k: near.token(k) for k in missing}
-        batches = self._plan(list(missing), write=True)  # type: ignore[attr-defined]
-        commands = []
-        for b in batches:
-            ordered = [k for g in b.groups for k in g.keys]
-            commands.append((b.node, [*(("MGET", *g.keys) for g in b.groups),
-                                      *(("PTTL", k) for k in ordered)]))
-        sent = monotonic()
-        replies = yield Run(commands, degradable=True)
-        got_raw: list[bytes] = []
-        got_made: list[str] = []
-        got_keys: list[Any] = []
-        put = near.store.put
-        for b, reply in zip(batches, replies):
-            if isinstance(reply, FailedReplies):
-                continue
-            n = len(b.groups)
-            pttls = iter(reply[n:])
-            for g, values in zip(b.groups, reply[:n]):
-                for k, raw in zip(g.keys, values):
-                    pttl = next(pttls)
-                    if raw is None:
-                        continue
-                    token = tokens[k]
-                    if token is not None:
-                        put(k, raw, pttl, sent, token)
-                    got_raw.append(raw)
-                    got_made.append(k)
-                    got_keys.append(missing[k])
-        if got_raw:
-            out.update(self._decode_many(got_raw, got_made, got_keys))  # type: ignore[attr-defined]
+        raws: list[bytes] = []
+        raw_made: list[str] = []
+        raw_keys: list[Any] = []
+        missing: dict[str, Any] = {}
+        for key, k, entry in zip(keys, made, got):
+            if entry is None:
+                missing[k] = key
+            elif entry[3]:
+                out[key] = entry[0]
+            else:
+                raws.append(entry[0])
+                raw_made.append(k)
+                raw_keys.append(key)
+        if missing:
+            tokens = {k: near.token(k) for k in missing}
+            batches = self._plan(list(missing), write=True)  # type: ignore[attr-defined]
+            commands = []
+            for b in batches:
+                ordered = [k for g in b.groups for k in g.keys]
+                commands.append((b.node, [*(("MGET", *g.keys) for g in b.groups),
+                                          *(("PTTL", k) for k in ordered)]))
+            sent = monotonic()
+            replies = yield Run(commands, degradable=True)
+            decode = self._decode  # type: ignore[attr-defined]
+            for b, reply in zip(batches, replies):
+                if isinstance(reply, FailedReplies):
+                    continue
+                n = len(b.groups)
+                pttls = iter(reply[n:])
+                for g, values in zip(b.groups, reply[:n]):
+                    for k, raw in zip(g.keys, values):
+                        pttl = next(pttls)
+                        if raw is None:
+                            continue
+                        token = tokens[k]
+                        if token is None:
+                            raws.append(raw)
+                            raw_made.append(k)
+                            raw_keys.append(missing[k])
+                            continue
+                        try:
+                            value = decode(raw, k)
+                        except Exception:  # the batch decoder below names and skips it
+                            raws.append(raw)
+                            raw_made.append(k)
+                            raw_keys.append(missing[k])
+                            continue
+                        near.keep(k, raw, value, pttl, sent, token)
+                        out[missing[k]] = value
+        if raws:
+            out.update(self._decode_many(raws, raw_made, raw_keys))  # type: ignore[attr-defined]
         return out
 
     # -- reads: the API ----------------------------------------------------------------
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         k = self.make_and_validate_key(key, version=version)  # type: ignore[attr-defined]
-        raw = self._near.store.get(k)
-        if raw is not None:
-            return self._decode(raw, k)  # type: ignore[attr-defined]
+        entry = self._near.store.get(k)
+        if entry is not None:
+            return entry[0] if entry[3] else self._decode(entry[0], k)  # type: ignore[attr-defined]
         return drive(self._router, self._near_fill(k, default))  # type: ignore[attr-defined]
 
     async def aget(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         k = self.make_and_validate_key(key, version=version)  # type: ignore[attr-defined]
-        raw = self._near.store.get(k)
-        if raw is not None:
-            return self._decode(raw, k)  # type: ignore[attr-defined]
+        entry = self._near.store.get(k)
+        if entry is not None:
+            return entry[0] if entry[3] else self._decode(entry[0], k)  # type: ignore[attr-defined]
         return await adrive(self._router, self._near_fill(k, default))  # type: ignore[attr-defined]
 
     def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
+        keys = list(keys)
+        found = self._near.batches.get(keys, version)
+        if found is not None:
+            return found
         return drive(self._router, self._near_get_many(keys, version))  # type: ignore[attr-defined]
 
     async def aget_many(self, keys: Iterable[Any], version: int | None = None
                         ) -> dict[Any, Any]:
+        keys = list(keys)
+        found = self._near.batches.get(keys, version)
+        if found is not None:
+            return found
         return await adrive(self._router, self._near_get_many(keys, version))  # type: ignore[attr-defined]
 
     def has_key(self, key: Any, version: int | None = None) -> bool:
