@@ -151,7 +151,8 @@ def _bounds_findings(alias: str, options: Mapping[str, Any]) -> list[Finding]:
         bounds = near if isinstance(near, Mapping) else {}
         if not (bounds.get("max_entries") or bounds.get("max_bytes")):
             out.append(_f("cachex.W005", f"cachex cache {alias!r}: the near cache has no "
-                          "max_entries or max_bytes: it grows with every key read",
+                          "explicit max_entries or max_bytes: each process keeps up to the "
+                          "defaults (10,000 values, 64 MiB)",
                           "Set OPTIONS['near_cache']['max_entries'] (and/or 'max_bytes')."))
     stampede = options.get("stampede")
     if isinstance(stampede, Mapping) and stampede.get("mode") == "lock":

@@ -64,9 +64,9 @@ class NearMixin:
         near = self._near
         seq = near.store.seq  # before the lookup: a change after it voids the memo
         got = near.store.get_many(made)
-        if None not in got and all(map(_decoded, got)):  # all hits, all kept decoded
-            found = dict(zip(keys, map(_value, got)))
-            near.batches.remember(keys, version, seq, found, min(map(_deadline, got)))  # type: ignore[type-var]
+        if None not in got and all(map(_decoded, got)):  # type: ignore[arg-type]  # all hits, all decoded
+            found = dict(zip(keys, map(_value, got)))  # type: ignore[arg-type]
+            near.batches.remember(keys, version, seq, found, min(map(_deadline, got)))  # type: ignore[arg-type]
             return found
         out: dict[Any, Any] = {}
         raws: list[bytes] = []

@@ -96,7 +96,7 @@ class NearStore:
             entries, now, hits = self._entries, monotonic(), 0
             # every key here and none expired (the hot case), in C-speed passes
             got = list(map(entries.get, keys))
-            if got and None not in got and min(map(_deadline, got)) > now:  # type: ignore[type-var]
+            if got and None not in got and min(map(_deadline, got)) > now:  # type: ignore[arg-type]
                 deque(map(entries.move_to_end, keys), maxlen=0)
                 self._counts["hits"] += len(keys)
                 return got
@@ -142,13 +142,13 @@ class NearStore:
             entries = self._entries
             old = entries.pop(key, None)
             if old is not None:
-                self.nbytes -= old[SIZE]
+                self.nbytes -= old[2]
             entries[key] = (value, deadline, size, decoded)
             self.nbytes += size
             self._counts["fills"] += 1
             while len(entries) > self.max_entries or self.nbytes > self.max_bytes:
                 _, evicted = entries.popitem(last=False)
-                self.nbytes -= evicted[SIZE]
+                self.nbytes -= evicted[2]
                 self._counts["evictions"] += 1
         return True
 
@@ -188,7 +188,7 @@ class NearStore:
 
     def _remove(self, key: str, entry: Entry) -> None:
         del self._entries[key]
-        self.nbytes -= entry[SIZE]
+        self.nbytes -= entry[2]
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:
@@ -226,8 +226,9 @@ class Batches:
                  deadline: float) -> None:
         if len(self._memo) >= self.size:
             self._memo.clear()
+        key = (version, *keys)
         try:
-            self._memo[(version, *keys)] = (seq, found, deadline)
+            self._memo[key] = (seq, found, deadline)
         except TypeError:  # an unhashable key: not remembered
             pass
 

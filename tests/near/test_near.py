@@ -1,0 +1,199 @@
+"""The near cache on real servers: hits, invalidations from other clients, this process's
+writes, flushes, server-side expiry, a lost channel; every topology, sync and async."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from cachex.backends.redis import RedisCache
+from tests import labs
+from tests.near.conftest import eventually, wait_ready, warm
+
+TOPOLOGIES = ["single", "sharded", "cluster", "sentinel"]
+
+
+def raw_client(topology: str) -> Any:
+    """A plain redis-py client that writes behind cachex's back."""
+    lab = labs.lab({"single": "single", "sharded": "shards", "cluster": "cluster",
+                    "sentinel": "sentinel"}[topology])
+    if topology == "sharded":
+        return None
+    if topology == "sentinel":
+        return lab.primary_node.client()
+    return lab.client()
+
+
+def raw_set(cache: Any, topology: str, key: str, value: bytes) -> None:
+    made = cache.make_key(key)
+    if topology == "sharded":
+        node = cache._topology.locate(made)
+        host, _, port = node.rpartition(":")
+        import redis
+
+        redis.Redis(host=host, port=int(port)).set(made, value)
+    else:
+        raw_client(topology).set(made, value)
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+def test_hits_then_another_clients_write_is_seen(near_cache: Any, topology: str) -> None:
+    cache = near_cache(topology)
+    cache.set("k", 1)
+    warm(cache, "k")
+    assert cache.get("k") == 1
+    stats = cache.near_stats()
+    assert stats["hits"] >= 1 and stats["fills"] >= 1
+    raw_set(cache, topology, "k", b"2")  # plain redis-py, not through cachex
+    eventually(lambda: cache.get("k") == 2)
+    assert cache.near_stats()["invalidations"] >= 1
+    assert cache.get("k") == 2  # and stays so
+
+
+@pytest.mark.parametrize("topology", ["single", "cluster"])
+def test_async_reads_share_the_same_near_cache(near_cache: Any, topology: str) -> None:
+    cache = near_cache(topology)
+    cache.set_many({"a": "x", "b": "y"})
+    warm(cache, "a", "b")
+
+    async def main() -> None:
+        assert await cache.aget_many(["a", "b"]) == {"a": "x", "b": "y"}
+        hits = cache.near_stats()["hits"]
+        assert await cache.aget("a") == "x"
+        assert cache.near_stats()["hits"] == hits + 1
+        raw_set(cache, topology, "a", b"3")
+        for _ in range(2000):
+            if await cache.aget("a") == 3:
+                break
+            await asyncio.sleep(0.005)
+        assert await cache.aget("a") == 3
+
+    asyncio.run(main())
+    assert cache.get("a") == 3  # the sync side sees what the async side filled
+
+
+def test_without_the_option_the_class_is_untouched(single_server: Any) -> None:
+    plain = RedisCache(single_server.url, {})
+    assert type(plain) is RedisCache and not hasattr(plain, "_near")
+
+
+@pytest.mark.parametrize("topology", ["single", "cluster"])
+def test_this_process_reads_its_own_writes_at_once(near_cache: Any, topology: str) -> None:
+    cache = near_cache(topology)
+
+    cache.set("k", 1)
+    warm(cache, "k")
+    cache.set("k", 2)
+    assert cache.get("k") == 2
+    warm(cache, "k")
+    cache.incr("k", 5)
+    assert cache.get("k") == 7
+    warm(cache, "k")
+    cache.delete("k")
+    assert cache.get("k") is None
+    cache.set_many({"a": 1, "b": 2})
+    assert cache.get_many(["a", "b"]) == {"a": 1, "b": 2}
+    cache.set_many({"a": 10, "b": 20})
+    assert cache.get_many(["a", "b"]) == {"a": 10, "b": 20}
+    warm(cache, "a")
+    cache.delete_many(["a"])
+    assert cache.get("a") is None and not cache.has_key("a")
+    warm(cache, "b")
+    cache.touch("b", 0)
+    assert cache.get("b") is None
+    cache.set("c", 1)
+    warm(cache, "c")
+    cache.expire("c", 0)
+    assert cache.get("c") is None
+    cache.set("d", 1)
+    warm(cache, "d")
+    cache.clear()
+    assert cache.get("d") is None
+    cache.set("e", 1, version=2)
+    warm(cache, "e", version=2)
+    cache.set("e", 3, 300, 2)  # the version passed by position
+    assert cache.get("e", version=2) == 3
+
+    async def main() -> None:
+        await cache.aset("f", 1)
+        warm(cache, "f")
+        await cache.aset("f", 2)
+        assert await cache.aget("f") == 2
+        await cache.aincr("f")
+        assert await cache.aget("f") == 3
+        await cache.adelete("f")
+        assert await cache.aget("f") is None
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("topology", ["single", "cluster"])
+def test_flushall_elsewhere_and_clear_flush_the_near_cache(near_cache: Any,
+                                                           topology: str) -> None:
+    cache = near_cache(topology)
+    cache.set("k", 1)
+    warm(cache, "k")
+    if topology == "cluster":
+        for node in labs.lab("cluster").primaries():
+            node.client().flushall()
+    else:
+        raw_client(topology).flushall()
+    eventually(lambda: cache.get("k") is None)
+    assert cache.near_stats()["flushes"] >= 2  # the channel's start, then the FLUSHALL
+
+
+def test_a_value_is_never_served_past_the_servers_expiry(near_cache: Any) -> None:
+    """With active expiry off, the server tells nobody that a key expired until someone
+    touches it; the near cache must stop serving it at the TTL it read along."""
+    cache = near_cache("single")
+    server = labs.lab("single")
+    server.execute("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    try:
+        cache.set("k", "v", timeout=0.5)
+        warm(cache, "k")
+        eventually(lambda: cache.get("k") is None, timeout=5)
+        assert cache.near_stats()["expired"] == 1
+    finally:
+        server.execute("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+
+
+def test_a_returned_value_mutated_by_the_caller_does_not_change_the_cache(
+        near_cache: Any) -> None:
+    cache = near_cache("single")
+    cache.set("d", {"a": [1]})
+    warm(cache, "d")
+    got = cache.get("d")
+    got["a"].append(2)
+    assert cache.get("d") == {"a": [1]}
+    many = cache.get_many(["d"])
+    many["d"]["a"].append(3)
+    assert cache.get_many(["d"]) == {"d": {"a": [1]}}
+
+
+def test_keys_outside_the_tracked_prefixes_are_never_kept(near_cache: Any) -> None:
+    cache = near_cache("single", ready=False, prefixes=["elsewhere:"])
+    cache.set("k", 1)
+    for _ in range(3):
+        assert cache.get("k") == 1
+    assert cache.near_stats()["hits"] == 0 and cache.near_stats()["fills"] == 0
+
+
+@pytest.mark.parametrize("topology", ["single", "sentinel"])
+def test_a_lost_channel_flushes_and_the_cache_refills(near_cache: Any, topology: str
+                                                      ) -> None:
+    cache = near_cache(topology)
+    cache.set("k", 1)
+    warm(cache, "k")
+    client = raw_client(topology)
+    flushes = cache.near_stats()["flushes"]
+    client.client_kill_filter(_type="pubsub")  # every subscriber: our channel among them
+    eventually(lambda: cache.near_stats()["flushes"] > flushes)
+    raw_set(cache, topology, "k", b"5")  # perhaps while no channel listens
+    assert cache.get("k") == 5
+    wait_ready(cache)
+    fills = cache.near_stats()["fills"]
+    eventually(lambda: cache.get("k") == 5 and cache.near_stats()["fills"] > fills)
+    hits = cache.near_stats()["hits"]
+    assert cache.get("k") == 5 and cache.near_stats()["hits"] == hits + 1
