@@ -6,7 +6,8 @@ belongs to a loop.
 
 A GET reply may be stored only when (1) the key is under a tracked prefix, (2) every primary
 the topology knows has its channel up (after a Cluster failover or slot move the key may be
-answered by a node we do not listen to yet; requiring them all keeps the rule simple), and
+answered by a node we do not listen to yet; requiring them all keeps the rule simple; with
+fixed placement, single server, shards and Sentinel, the channel of the key's own node), and
 (3) nothing changed in the store between the GET leaving and its reply arriving
 (``NearStore.seq``). Whenever a channel goes down or comes up, everything is dropped.
 """
@@ -36,6 +37,7 @@ class NearCache:
         self.store = NearStore(options.max_entries, options.max_bytes, options.ttl)
         self.batches = Batches(self.store)
         self._topology = topology
+        self._moves = bool(getattr(topology, "moves_keys", False))
         self._channels: dict[Any, Channel] = {}
         self._lock = threading.RLock()
         self._seen: Any = _UNSEEN
@@ -48,13 +50,22 @@ class NearCache:
         """The store's ``seq`` to fill ``key`` under, or None: do not store this reply."""
         if not key.startswith(self.prefixes):
             return None
-        token = self.store.seq
-        # the cluster's slot map (None elsewhere): a new map may name new primaries
-        if not self._ready or getattr(self._topology, "map", None) is not self._seen:
+        token = self.store.seq  # first: a channel going down after this voids the token
+        if self._moves:
+            # Cluster: a key may be answered by any primary (a slot moves, a replica is
+            # promoted), so every primary's channel must be up; a new slot map (``map``)
+            # may name new primaries.
+            if not self._ready or getattr(self._topology, "map", None) is not self._seen:
+                self._follow()
+                if not self._ready:
+                    return None
+            return token
+        # fixed placement: the node that holds the key is the one whose channel counts
+        channel = self._channels.get(self._topology.locate(key))
+        if channel is None:
             self._follow()
-            if not self._ready:
-                return None
-        return token
+            return None
+        return token if channel.up else None
 
     def keep(self, key: str, raw: bytes, value: Any, pttl: Any, sent_at: float,
              token: int) -> None:
