@@ -21,7 +21,6 @@ from cachex.routing import key_slot
 from tests.faults._util import keys_per_node
 from tests.near.conftest import eventually, warm
 
-
 _prefixes = itertools.count()
 
 
