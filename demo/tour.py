@@ -60,6 +60,8 @@ def main() -> int:
             "cluster": {"BACKEND": "cachex.backends.redis.RedisCache", "LOCATION": cluster.url},
             "sentinel": {"BACKEND": "cachex.backends.redis.RedisCache",
                          "LOCATION": sentinel_set.url},
+            "near": {"BACKEND": "cachex.backends.redis.RedisCache", "LOCATION": single.url,
+                     "KEY_PREFIX": "near", "OPTIONS": {"near_cache": {"max_entries": 1000}}},
             "django": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                        "LOCATION": single.url, "KEY_PREFIX": "dj"},
         }
@@ -72,6 +74,7 @@ def main() -> int:
         tour_async(django_caches["cluster"])
         tour_sentinel(django_caches["sentinel"], sentinel_set)
         tour_operations()
+        tour_near(django_caches["near"], django_caches["default"], single)
         tour_timing(django_caches["default"], django_caches["django"])
         title("Stopping the lab")
     print("all servers stopped, lab directories removed")
@@ -196,6 +199,30 @@ def tour_operations() -> None:
             if line.startswith(("cachex_errors_total", "cachex_failovers_total",
                                 "cachex_circuit_open", "cachex_misses_total")):
                 print("  " + line)
+
+
+def tour_near(near: Any, plain: Any, server: Any) -> None:
+    title("Near cache: hot keys answered from process memory, invalidated by the server")
+    near.set("fragment", "<li>hello</li>")
+    plain.set("fragment", "<li>hello</li>")
+    deadline = time.monotonic() + 5
+    while near.near_stats()["fills"] == 0 and time.monotonic() < deadline:
+        near.get("fragment")  # the first reads fill it once the channel is up
+        time.sleep(0.01)
+    a = timed(lambda: [near.get("fragment") for _ in range(2000)])
+    b = timed(lambda: [plain.get("fragment") for _ in range(2000)])
+    print(f"  get x 2000: {a * 1000:.1f}ms with near_cache, {b * 1000:.1f}ms without "
+          f"({b / a:.0f}x)")
+    started = time.monotonic()
+    server.client().set(near.make_key("fragment"), b"42")  # another client, plain redis-py
+    while near.get("fragment") != 42 and time.monotonic() < started + 5:
+        pass
+    print(f"  another client wrote it: this process read the new value "
+          f"{(time.monotonic() - started) * 1000:.1f}ms later (CLIENT TRACKING BCAST)")
+    stats = near.near_stats()
+    print("  near_stats():", {k: stats[k] for k in ("hits", "misses", "fills",
+                                                    "invalidations", "entries")})
+    near.disconnect()  # its invalidation channel too, before the lab stops
 
 
 def tour_timing(ours: Any, theirs: Any) -> None:

@@ -121,8 +121,18 @@ class NearCache:
     def channels_up(self) -> int:
         return sum(ch.up for ch in self._channels.values())
 
+    def disconnect(self) -> None:
+        """Stop the channels and forget everything; they start again on the next read."""
+        with self._lock:
+            self._ready = False
+            for channel in self._channels.values():
+                channel.stop()
+            self._channels.clear()
+            self._seen = _UNSEEN
+            self.store.flush()
+
     def close(self, wait: float = 0) -> None:
-        """Stop the channels and forget everything (tests, shutdown)."""
+        """Stop the channels and forget everything, for good (tests, shutdown)."""
         with self._lock:
             self._closed = True
             self._ready = False

@@ -252,6 +252,11 @@ class NearMixin:
         finally:
             self._flush()
 
+    def disconnect(self) -> None:
+        """Also stop the near cache's channels and drop its values (both come back on use)."""
+        super().disconnect()  # type: ignore[misc]
+        self._near.disconnect()
+
     def near_stats(self) -> dict[str, int]:
         """The near cache's counters: hits, misses, fills, invalidations, evictions,
         expired, flushes, drops; and entries, bytes, channels_up now. See
