@@ -28,6 +28,7 @@ DJANGO_OPTIONS = ("MAX_ENTRIES", "CULL_FREQUENCY")
 OPTION_KEYS = (
     "topology", "retry", "failover", "serializer", "compressor", "compress_min_size",
     "pickle_protocol", "pool", "read_from_replicas", "weights", "sentinel", "wait_replicas",
+    "stampede",
 )
 POOL_KEYS = ("max_connections", "socket_timeout", "socket_connect_timeout",
              "socket_keepalive", "health_check_interval", "client_name", "ssl_cert_reqs",

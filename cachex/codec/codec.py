@@ -39,6 +39,7 @@ from cachex.codec.serializers import (
     PickleSerializer,
     Serializer,
 )
+from cachex.stampede.envelope import is_wrapped, unwrap
 
 __all__ = ["COMPRESSORS", "SERIALIZERS", "Codec"]
 
@@ -332,6 +333,8 @@ class Codec:
             raise self._decode_failure(data, key, exc) from exc
 
     def _decode_framed(self, data: bytes, key: str | None) -> Any:
+        if is_wrapped(data):  # a stampede envelope around this codec's own bytes
+            return self.decode(unwrap(data), key)
         sid, cid = data[1:2], data[2:3]
         ser_name = _SERIALIZER_NAMES.get(sid[0]) if sid else None
         comp_known = bool(cid) and cid[0] in _COMPRESSOR_NAMES
