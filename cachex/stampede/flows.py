@@ -171,15 +171,22 @@ def _single_flight(cache: CachexCache, opts: StampedeOptions, key: Any, default:
         return cache._decode(raw, k)
     lock = k + LOCK_SUFFIX
     token = os.urandom(8).hex()
-    deadline = time.monotonic() + opts.wait
+    now = time.monotonic()
+    deadline = now + opts.wait
+    # a waiter looks at the value every poll, and at the lock (did its holder die or give
+    # up?) only every tenth of the lease: half the commands while many wait
+    retry_every = max(opts.poll, opts.lease_ms / 10_000)
+    next_try = now
     while True:
-        try:
-            got = yield Call(lock, ("SET", lock, token, "NX", "PX", opts.lease_ms),
-                             idempotent=False)
-        except ConnectionFailed:  # no coordination to be had: compute, as without the option
-            break
-        if got:
-            return (yield from _as_holder(cache, k, lock, token, default, timeout))
+        if time.monotonic() >= next_try:
+            try:
+                got = yield Call(lock, ("SET", lock, token, "NX", "PX", opts.lease_ms),
+                                 idempotent=False)
+            except ConnectionFailed:  # no coordination to be had: compute as without it
+                break
+            if got:
+                return (yield from _as_holder(cache, k, lock, token, default, timeout))
+            next_try = time.monotonic() + retry_every
         left = deadline - time.monotonic()
         if left <= 0:
             break  # waited long enough: compute without the lock
