@@ -15,7 +15,8 @@ Contenders, all on the same server in the same run:
   ``aget_or_set``. XFetch only helps callers that come *before* expiry, so it runs twice:
   released at expiry, and released 50 ms before it.
 
-Not a timed test: a benchmark on whatever machine runs it. The numbers (waits especially)
+Every contender first runs one uncounted round (connections, imports). Not a timed test: a
+benchmark on whatever machine runs it. The numbers (waits especially)
 move with the load on the machine.
 """
 
@@ -124,6 +125,19 @@ async def async_call(c: Contender, key: str, counter: list[int]) -> Any:
 
 
 # ---------------------------------------------------------------- one burst in one process
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def event_loop() -> asyncio.AbstractEventLoop:
+    """One long-lived event loop per process, in its own thread, as an ASGI server has:
+    async clients (per loop) stay connected from one round to the next."""
+    global _loop
+    if _loop is None:
+        _loop = asyncio.new_event_loop()
+        threading.Thread(target=_loop.run_forever, daemon=True).start()
+    return _loop
+
+
 def burst(c: Contender, key: str, release: float, threads: int, tasks: int
           ) -> tuple[int, list[float], int]:
     """Callers released at ``release`` (time.time()): (recomputations, waits, errors)."""
@@ -156,10 +170,10 @@ def burst(c: Contender, key: str, release: float, threads: int, tasks: int
         await asyncio.gather(*(task_caller() for _ in range(tasks)))
 
     workers = [threading.Thread(target=thread_caller) for _ in range(threads)]
-    if tasks:
-        workers.append(threading.Thread(target=asyncio.run, args=(all_tasks(),)))
     for w in workers:
         w.start()
+    if tasks:
+        asyncio.run_coroutine_threadsafe(all_tasks(), event_loop()).result()
     for w in workers:
         w.join()
     if errors:
@@ -167,9 +181,43 @@ def burst(c: Contender, key: str, release: float, threads: int, tasks: int
     return len(counter), waits, len(errors)
 
 
-def _child(c: Contender, key: str, release: float, threads: int, tasks: int,
-           out: Any) -> None:
-    out.put(burst(c, key, release, threads, tasks))
+def _worker(url: str, inbox: Any, out: Any) -> None:
+    """A spawned process (a fork of a process with threads and pools could deadlock):
+    runs the bursts it is sent until it gets None."""
+    configure(url)
+    out.put("ready")
+    while (job := inbox.get()) is not None:
+        out.put(burst(*job))
+
+
+class Workers:
+    """``count`` spawned processes, started once per run."""
+
+    def __init__(self, url: str, count: int) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.out = ctx.Queue()
+        self.inboxes = [ctx.Queue() for _ in range(count)]
+        self.procs = [ctx.Process(target=_worker, args=(url, q, self.out), daemon=True)
+                      for q in self.inboxes]
+        for p in self.procs:
+            p.start()
+        for _ in self.procs:
+            assert self.out.get(timeout=120) == "ready"
+
+    def burst(self, c: Contender, key: str, release: float, callers: int
+              ) -> tuple[int, list[float], int]:
+        per = callers // len(self.procs)
+        for q in self.inboxes:
+            q.put((c, key, release, per // 2, per - per // 2))
+        parts = [self.out.get(timeout=120) for _ in self.procs]
+        return (sum(n for n, _, _ in parts), [w for _, ws, _ in parts for w in ws],
+                sum(e for _, _, e in parts))
+
+    def close(self) -> None:
+        for q in self.inboxes:
+            q.put(None)
+        for p in self.procs:
+            p.join(30)
 
 
 def seed(c: Contender, key: str) -> float:
@@ -184,24 +232,13 @@ def seed(c: Contender, key: str) -> float:
     return stored + TIMEOUT - c.early_ms / 1000
 
 
-def one_round(c: Contender, key: str, processes: int, callers: int
+def one_round(c: Contender, key: str, workers: Workers | None, callers: int
               ) -> tuple[int, list[float], int]:
+    # a value's timeout is 1 s: far more than sending the jobs to the workers takes
     release = seed(c, key)
-    half = callers // 2
-    if processes == 1:
-        return burst(c, key, release, half, callers - half)
-    ctx = multiprocessing.get_context("fork")
-    out = ctx.Queue()
-    per = callers // processes
-    procs = [ctx.Process(target=_child, args=(c, key, release, per // 2, per - per // 2, out))
-             for _ in range(processes)]
-    for p in procs:
-        p.start()
-    parts = [out.get(timeout=120) for _ in procs]
-    for p in procs:
-        p.join()
-    return (sum(n for n, _, _ in parts), [w for _, ws, _ in parts for w in ws],
-            sum(e for _, _, e in parts))
+    if workers is None:
+        return burst(c, key, release, callers // 2, callers - callers // 2)
+    return workers.burst(c, key, release, callers)
 
 
 # ---------------------------------------------------------------- report
@@ -210,14 +247,16 @@ def pct(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run(rounds: int, callers: int, processes_runs: Sequence[int],
+def run(url: str, rounds: int, callers: int, processes_runs: Sequence[int],
         only: Callable[[Contender], bool]) -> list[dict[str, Any]]:
     rows = []
     for processes in processes_runs:
+        workers = Workers(url, processes) if processes > 1 else None
         for i, c in enumerate(x for x in CONTENDERS if only(x)):
+            one_round(c, f"warm:{processes}:{i}", workers, callers)  # connections, imports
             counts, waits, errors = [], [], 0
             for r in range(rounds):
-                n, w, e = one_round(c, f"hot:{processes}:{i}:{r}", processes, callers)
+                n, w, e = one_round(c, f"hot:{processes}:{i}:{r}", workers, callers)
                 counts.append(n)
                 waits.extend(w)
                 errors += e
@@ -228,6 +267,8 @@ def run(rounds: int, callers: int, processes_runs: Sequence[int],
             print(f"{row['contender']:<32} procs={processes} recomputes/expiry={counts} "
                   f"p50={row['p50_ms']:.0f} ms p99={row['p99_ms']:.0f} ms "
                   f"max={row['max_ms']:.0f} ms errors={errors}", flush=True)
+        if workers is not None:
+            workers.close()
     return rows
 
 
@@ -261,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with testing.server() as server:
         configure(server.url)
-        rows = run(args.rounds, args.callers, [1] if args.no_processes else [1, 4],
+        rows = run(server.url, args.rounds, args.callers, [1] if args.no_processes else [1, 4],
                    lambda c: args.only.lower() in c.name.lower())
     print()
     print(table(rows, args.rounds, args.callers))

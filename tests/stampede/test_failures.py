@@ -215,3 +215,14 @@ def test_mode_name_alone_and_herd_timeout_setting(settings: Any) -> None:
     cache = RedisCache("redis://127.0.0.1:6379/5", {"OPTIONS": {"stampede": "herd"},
                                                     "KEY_PREFIX": "herd-setting"})
     assert cache._stampede.mode == "herd" and cache._stampede.grace_ms == 7000
+
+
+def test_only_the_stampede_scripts_fail_open() -> None:
+    from cachex.policy.failover import NoNeutralReply, neutral_reply
+    from cachex.stampede import lua
+
+    assert neutral_reply(("EVALSHA", lua.SHAS[lua.READ], 1, "k", 10, "0")) is None
+    assert neutral_reply(("EVAL", lua.TOUCH, 1, "k", 10)) is None
+    for other in (("EVALSHA", lua.SHAS[lua.RELEASE], 1, "k", "t"), ("EVAL", "return 1", 1, "k")):
+        with pytest.raises(NoNeutralReply):
+            neutral_reply(other)
