@@ -175,3 +175,17 @@ def test_per_call_modes(make: Callable[..., Any], loop: asyncio.AbstractEventLoo
     assert envelope.is_wrapped(stored(herd, "on"))
     with pytest.raises(ValueError, match="not a mode"):
         herd.get_or_set("x", 1, stampede="sometimes")
+
+
+@pytest.mark.parametrize("how", ["sync", "async"])
+@pytest.mark.parametrize("mode", ["herd", "lock"])
+def test_valkey_driver(make: Callable[..., Any], loop: asyncio.AbstractEventLoop, mode: str,
+                       how: str) -> None:
+    cache = make("single", "valkey", OPTIONS={"stampede": OPTIONS[mode]})
+    prepare(cache, mode)
+    computes: list[int] = []
+    if how == "sync":
+        sync_callers(cache, computes)
+    else:
+        async_callers(cache, loop, computes)
+    assert len(computes) == 1
