@@ -175,7 +175,7 @@ def tour_stampede(url: str) -> None:
             await asyncio.sleep(0.05)
             return "fresh"
 
-        async def tasks() -> None:
+        async def tasks() -> None:  # an async default is awaited
             await asyncio.gather(*(cache.aget_or_set("hot", acompute, 30) for _ in range(20)))
 
         prepare()

@@ -8,6 +8,7 @@ No thread pools are involved in the async API.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
@@ -28,7 +29,7 @@ from ..stampede import facade as stampede_facade
 from ..stampede import flows as stampede_flows
 from ..stampede.options import UNSET, for_call
 from .extended import ExtendedAPI
-from .flow import Call, Flow, Run, adrive, drive
+from .flow import Await, Call, Flow, Run, adrive, drive
 from .shared import alias_state
 from .timeouts import GONE, expiry_ms, set_args
 
@@ -143,6 +144,8 @@ class CachexCache(ExtendedAPI, BaseCache):
             return self._decode(raw, k)
         if callable(default):
             default = default()
+            if inspect.isawaitable(default):  # aget_or_set awaits an async default
+                default = yield Await(default)
         yield from self._add(key, default, timeout, version)
         raw = yield Call(k, ("GET", k), write=False, degradable=True)
         return default if raw is None else self._decode(raw, k)
@@ -345,8 +348,7 @@ class CachexCache(ExtendedAPI, BaseCache):
 
     async def aget_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT,
                           version: int | None = None, *, stampede: Any = UNSET) -> Any:
-        """As ``get_or_set``; with a stampede mode, a default returning an awaitable is
-        awaited."""
+        """As ``get_or_set``; a callable default that returns an awaitable is awaited."""
         return await adrive(self._router,
                             self._get_or_set(key, default, timeout, version, stampede))
 

@@ -189,3 +189,17 @@ def test_valkey_driver(make: Callable[..., Any], loop: asyncio.AbstractEventLoop
     else:
         async_callers(cache, loop, computes)
     assert len(computes) == 1
+
+
+def test_async_default_is_awaited_without_a_mode(make: Callable[..., Any],
+                                                 loop: asyncio.AbstractEventLoop) -> None:
+    cache = make("single", "redis")
+
+    async def fetch() -> str:
+        return "fetched"
+
+    assert loop.run_until_complete(cache.aget_or_set("a", fetch, 30)) == "fetched"
+    assert cache.get("a") == "fetched"
+    with pytest.raises(TypeError, match="aget_or_set"):
+        cache.get_or_set("b", fetch, 30)
+    assert cache.get("b") is None
