@@ -2,7 +2,8 @@
 
 Layout (27 bytes before the codec's own bytes)::
 
-    0x00 b"S"      marker: the codec's framed-value marker, then an id no codec uses
+    0x00 b"T"      marker: the codec's framed-value marker, then an id no codec form uses
+                   (serializers use p/j/m, signed values S)
     mode           b"h" herd, b"e" early
     12 digits      herd: the grace in ms (the value is stale once its TTL drops to it)
                    early: the recompute time (delta) in ms
@@ -14,11 +15,13 @@ Numbers are ASCII so the Lua scripts read them with ``tonumber`` and rewrite the
 ``SETRANGE`` (which keeps the key's TTL). Times are the key's own TTL, never a clock, so
 clients with skewed clocks agree. Plain ints are never wrapped (INCR/DECR keep working), and
 any codec reads an envelope (``unwrap``), so turning the option off later reads old values.
+With ``OPTIONS["signing"]`` the envelope goes around the signed bytes: the claim must stay
+writable by the scripts, and the numbers steer only who recomputes, never what is decoded.
 """
 
 from __future__ import annotations
 
-HEADER = b"\x00S"
+HEADER = b"\x00T"
 HERD, EARLY = b"h", b"e"
 WIDTH = 12
 SIZE = len(HEADER) + 1 + 2 * WIDTH  # 27

@@ -8,7 +8,7 @@ import hashlib
 # ARGV[1]: the lease in ms; ARGV[2]: early mode's -ln(rand) * beta.
 READ = """
 local v = redis.call('GET', KEYS[1])
-if not v or string.sub(v, 1, 2) ~= '\\0S' then return v end
+if not v or string.sub(v, 1, 2) ~= '\\0T' then return v end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then return v end
 local n = tonumber(string.sub(v, 4, 15))
@@ -23,7 +23,7 @@ return 1
 TOUCH = """
 local ok, h = pcall(redis.call, 'GETRANGE', KEYS[1], 0, 26)
 local extra = 0
-if ok and string.sub(h, 1, 2) == '\\0S' and string.len(h) == 27 then
+if ok and string.sub(h, 1, 2) == '\\0T' and string.len(h) == 27 then
   if string.sub(h, 3, 3) == 'h' then extra = tonumber(string.sub(h, 4, 15)) end
   redis.call('SETRANGE', KEYS[1], 15, '999999999999')
 end
