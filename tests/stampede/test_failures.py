@@ -226,3 +226,22 @@ def test_only_the_stampede_scripts_fail_open() -> None:
     for other in (("EVALSHA", lua.SHAS[lua.RELEASE], 1, "k", "t"), ("EVAL", "return 1", 1, "k")):
         with pytest.raises(NoNeutralReply):
             neutral_reply(other)
+
+
+def test_signed_values_in_the_envelope(make: Callable[..., Any]) -> None:
+    """With OPTIONS["signing"], the envelope goes around the signed bytes: the MAC is still
+    checked, and a value whose signed part was tampered with is refused."""
+    from cachex.codec import DecodeError
+    from cachex.stampede import envelope
+
+    signing = {"key": "k" * 32}
+    cache = make("single", "redis", OPTIONS={"stampede": {"mode": "herd"}, "signing": signing})
+    cache.set("s", {"v": 1}, 30)
+    made = cache.make_key("s")
+    client = cache._topology.client(made, True)
+    raw = client.execute_command("GET", made)
+    assert envelope.is_wrapped(raw) and raw[envelope.SIZE:][:2] == b"\x00S"
+    assert cache.get("s") == {"v": 1} and cache.get_or_set("s", lambda: 2, 30) == {"v": 1}
+    client.execute_command("SET", made, raw[:-1] + bytes([raw[-1] ^ 1]), "KEEPTTL")
+    with pytest.raises(DecodeError, match="not signed|signature"):
+        cache.get("s")
