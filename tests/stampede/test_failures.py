@@ -243,5 +243,5 @@ def test_signed_values_in_the_envelope(make: Callable[..., Any]) -> None:
     assert envelope.is_wrapped(raw) and raw[envelope.SIZE:][:2] == b"\x00S"
     assert cache.get("s") == {"v": 1} and cache.get_or_set("s", lambda: 2, 30) == {"v": 1}
     client.execute_command("SET", made, raw[:-1] + bytes([raw[-1] ^ 1]), "KEEPTTL")
-    with pytest.raises(DecodeError, match="not signed|signature"):
+    with pytest.raises(DecodeError, match=r"not signed|signature"):
         cache.get("s")
