@@ -33,12 +33,13 @@ def install(cache: CachexCache, opts: StampedeOptions) -> None:
         return await adrive(router, flows.get(cache, opts, key, default, version))
 
     def set(key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT,
-            version: int | None = None) -> None:
-        drive(router, flows.set_(cache, opts, key, value, timeout, version))
+            version: int | None = None, nx: bool = False, xx: bool = False) -> Any:
+        return drive(router, flows.set_(cache, opts, key, value, timeout, version, nx, xx))
 
     async def aset(key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT,
-                   version: int | None = None) -> None:
-        await adrive(router, flows.set_(cache, opts, key, value, timeout, version))
+                   version: int | None = None, nx: bool = False, xx: bool = False) -> Any:
+        return await adrive(router,
+                            flows.set_(cache, opts, key, value, timeout, version, nx, xx))
 
     def add(key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT,
             version: int | None = None) -> bool:

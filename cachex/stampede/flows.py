@@ -105,11 +105,22 @@ def get(cache: CachexCache, opts: StampedeOptions, key: Any, default: Any,
 
 
 def set_(cache: CachexCache, opts: StampedeOptions, key: Any, value: Any, timeout: Any,
-         version: int | None) -> Flow[None]:
+         version: int | None, nx: bool = False, xx: bool = False) -> Flow[bool | None]:
+    """``set``; with ``nx``/``xx`` (django-redis's), whether the value was set."""
+    if nx and xx:
+        raise ValueError("set() takes nx or xx, not both")
+    if nx:
+        return (yield from add(cache, opts, key, value, timeout, version))
+    ms = cache._ms(timeout)
+    if xx and ms == GONE:
+        return (yield from cache._set_if(key, value, timeout, version, nx, xx))
     k = cache.make_and_validate_key(key, version=version)
     delta = learned_delta(cache, opts, k) if opts.mode == "early" else None
-    yield Call(k, write_args(cache, opts, k, value, cache._ms(timeout), delta),
-               degradable=True)
+    args = write_args(cache, opts, k, value, ms, delta)
+    if xx:
+        return bool((yield Call(k, (*args, "XX"), degradable=True)))
+    yield Call(k, args, degradable=True)
+    return None
 
 
 def add(cache: CachexCache, opts: StampedeOptions, key: Any, value: Any, timeout: Any,

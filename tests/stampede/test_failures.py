@@ -245,3 +245,18 @@ def test_signed_values_in_the_envelope(make: Callable[..., Any]) -> None:
     client.execute_command("SET", made, raw[:-1] + bytes([raw[-1] ^ 1]), "KEEPTTL")
     with pytest.raises(DecodeError, match=r"not signed|signature"):
         cache.get("s")
+
+
+@pytest.mark.parametrize("mode", ["herd", "early"])
+def test_set_nx_xx_keep_the_envelope(make: Callable[..., Any], mode: str) -> None:
+    from cachex.stampede import envelope
+
+    cache = make("single", "redis", OPTIONS={"stampede": {"mode": mode}})
+    made = cache.make_key("k")
+    client = cache._topology.client(made, True)
+    assert cache.set("k", "a", 30, xx=True) is False and cache.get("k") is None
+    assert cache.set("k", "a", 30, nx=True) is True
+    assert cache.set("k", "b", 30, nx=True) is False
+    assert cache.set("k", "c", 30, xx=True) is True and cache.get("k") == "c"
+    assert envelope.is_wrapped(client.execute_command("GET", made))
+    assert cache.set("k", "d", 30) is None
