@@ -26,6 +26,7 @@ from ..router import NodeCommands
 from ..routing import Batch, scatter
 from .extended import ExtendedAPI
 from .flow import Call, Flow, Run, adrive, drive
+from .raw import RawAccess
 from .shared import alias_state
 from .timeouts import GONE, expiry_ms, set_args
 
@@ -55,7 +56,7 @@ def _no_script(exc: BaseException) -> bool:
         ("NOSCRIPT", "No matching script"))
 
 
-class CachexCache(ExtendedAPI, BaseCache):
+class CachexCache(RawAccess, ExtendedAPI, BaseCache):
     """Django cache backend over one topology; subclasses bind a driver."""
 
     driver_factory: ClassVar[Callable[[], Driver]]
