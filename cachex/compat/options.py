@@ -131,6 +131,8 @@ def codec_name(value: Any, kind: str) -> str | None:
         return value
     name = _dotted(value).rsplit(".", 1)[-1].lower()
     if kind == "serializer":
+        if name == "redisserializer":  # Django RedisCache's own: pickle, ints as digits
+            return "pickle"
         for known in ("msgpack", "json", "pickle"):  # ormsgpack/orjson read as their formats
             if known in name:
                 return known
