@@ -1,0 +1,139 @@
+"""Raw access on real servers: ``cache._cache`` / ``cache.client`` (Django RedisCacheClient and
+django-cachex shaped, on stored keys), ``get_client``/``aget_client`` per topology, and
+``cachex.get_redis_connection``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from django.test import override_settings
+
+import cachex
+from cachex.backends.raw import RawClient
+from cachex.backends.redis import RedisCache
+from tests import labs
+
+TOPOLOGIES = ("single", "sharded", "cluster", "sentinel")
+
+
+@pytest.fixture(params=TOPOLOGIES)
+def topology(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def _conf(topology: str) -> dict[str, Any]:
+    return {"LOCATION": labs.location(topology), "OPTIONS": labs.options(topology),
+            "KEY_PREFIX": "rawtest"}
+
+
+@pytest.fixture
+def cache(topology: str) -> Iterator[Any]:
+    conf = _conf(topology)
+    c = RedisCache(conf.pop("LOCATION"), conf)
+    yield c
+    c.delete_pattern("*")
+
+
+def _holder(cache: Any, stored: str) -> Any:
+    """Which lab node really holds ``stored`` (asked of every data node directly)."""
+    topology = cache.settings.topology
+    if topology == "single":
+        nodes = [labs.lab("single")]
+    elif topology == "sharded":
+        nodes = labs.lab("shards")
+    elif topology == "cluster":
+        nodes = [n for n in labs.lab("cluster").nodes
+                 if n.client().execute_command("ROLE")[0] in (b"master", "master")]
+    else:
+        nodes = [labs.lab("sentinel").primary_node]
+    holders = [n for n in nodes if _exists(n.client(), stored)]
+    assert len(holders) == 1, holders
+    return holders[0]
+
+
+def _exists(client: Any, stored: str) -> bool:
+    try:
+        return bool(client.exists(stored))
+    except redis.exceptions.ResponseError:  # MOVED: another node's slot
+        return False
+
+
+def test_get_client_is_the_driver_client_of_the_node_holding_the_key(cache: Any) -> None:
+    for i in range(12):
+        cache.set(f"user:{i}", i, 60)
+        stored = cache.make_key(f"user:{i}")
+        client = cache._cache.get_client(stored, write=True)
+        node = _holder(cache, stored)
+        assert client.info("server")["tcp_port"] == node.port
+        assert client.get(stored) == b"%d" % i  # Django's wire format: an int is its digits
+        assert cache.get_client(f"user:{i}").get(stored) == b"%d" % i  # the Django-key twin
+
+
+def test_get_client_without_a_key(cache: Any, topology: str) -> None:
+    if topology == "sharded":
+        with pytest.raises(ValueError, match="pass the key"):
+            cache._cache.get_client()
+        with pytest.raises(ValueError, match="sharded"):
+            cachex_connection(topology)
+        return
+    client = cache._cache.get_client(write=True)
+    cache.set("whole", "x", 60)
+    stored = cache.make_key("whole")
+    if topology == "cluster":
+        assert type(client).__name__ == "RedisCluster"  # routes every command by its key
+    assert client.exists(stored) == 1
+    assert cache.client.get_client(True).exists(stored) == 1  # django-redis: get_client(write)
+    assert cachex_connection(topology).exists(stored) == 1
+
+
+def cachex_connection(topology: str) -> Any:
+    """django-redis's ``get_redis_connection(alias)``, on an alias in settings.CACHES."""
+    conf = {"BACKEND": "cachex.backends.redis.RedisCache", **_conf(topology)}
+    with override_settings(CACHES={"default": conf}):
+        return cachex.get_redis_connection("default")
+
+
+def test_raw_client_is_django_rediscacheclient_shaped_on_stored_keys(cache: Any) -> None:
+    raw = cache._cache
+    assert isinstance(raw, RawClient) and cache.client is raw
+    stored = cache.make_key("a")
+    assert raw.make_key("a") == stored
+    raw.set(stored, {"v": 1}, 60)  # Django RedisCacheClient.set(key, value, timeout)
+    assert cache.get("a") == {"v": 1}  # the same entry through the Django-level API
+    assert raw.get(stored, None) == {"v": 1}
+    assert raw.add(stored, 2, 60) is False
+    assert raw.has_key(stored) and raw.touch(stored, 120)
+    raw.set(cache.make_key("n"), 5, None)
+    assert raw.incr(cache.make_key("n"), 2) == 7
+    assert raw.get_many([stored, cache.make_key("n")]) == {stored: {"v": 1},
+                                                           cache.make_key("n"): 7}
+    assert set(raw.keys(cache.make_key("*"))) == {stored, cache.make_key("n")}
+    assert 60 < raw.ttl(stored) <= 120
+    assert raw.delete(stored) is True and cache.get("a") is None
+    with pytest.raises(AttributeError, match="use it on the cache"):
+        raw.incr_version(stored)
+
+
+def test_raw_client_async_extended_api_on_stored_keys(cache: Any) -> None:
+    raw = cache._cache
+    stored, hkey, zkey = (cache.make_key(k) for k in ("t", "h", "z"))
+
+    async def scenario() -> None:
+        await raw.aset(stored, "v", 30)
+        assert 0 < await raw.attl(stored) <= 30
+        assert await raw.ahset(hkey, "f", "x") == 1
+        assert await raw.ahget(hkey, "f") == "x"
+        assert await raw.azadd(zkey, {"m": 1.0}) == 1
+        assert set(await raw.akeys(cache.make_key("*"))) == {stored, hkey, zkey}
+        assert {k async for k in raw.aiter_keys(cache.make_key("*"))} == {stored, hkey, zkey}
+        client = await raw.aget_client(stored, write=True)
+        assert await client.get(stored) is not None
+        assert await (await cache.aget_client("t")).exists(stored) == 1
+        await raw.adelete_many([stored, hkey, zkey])
+
+    asyncio.run(scenario())
+    assert cache.get("t") is None and cache.hgetall("h") == {}
