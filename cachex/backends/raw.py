@@ -161,11 +161,9 @@ class RawAccess:
         return await self._cache.aget_client(made, write=write)
 
 
-def get_redis_connection(alias: str = "default", write: bool = True) -> Any:
-    """django-redis's helper: the driver client of cache ``alias`` (``write``: the primary).
-
-    On shards there is no single client: use ``caches[alias].get_client(key)``.
-    """
+def get_redis_connection(alias: str = "default", write: bool = True, key: Any = None) -> Any:
+    """django-redis's helper: the driver client of cache ``alias`` (``write``: the primary),
+    or of the node holding the Django-level ``key`` (needed on shards)."""
     from django.core.cache import caches
 
     cache = caches[alias]
@@ -174,4 +172,4 @@ def get_redis_connection(alias: str = "default", write: bool = True) -> Any:
         raise NotImplementedError(
             f"cache {alias!r} ({type(cache).__name__}) is not a cachex cache and has no "
             "raw client")
-    return getter(write=write)
+    return getter(key, write=write)

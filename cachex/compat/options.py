@@ -309,8 +309,9 @@ def translate(alias: str, location: Any, options: Mapping[str, Any],
         else:
             opts[kind] = name
         note(spelling, _dotted(value) if not isinstance(value, str) else value,
-             f"OPTIONS[{kind!r}] = {name!r} (stored values are tagged with their format: a "
-             "cache written by the old backend reads as misses where formats differ)")
+             f"OPTIONS[{kind!r}] = {name!r} (cachex tags non-pickle and compressed values "
+             "with their format: entries the old backend wrote that way raise DecodeError, "
+             "so change VERSION or KEY_PREFIX, or clear the cache, when switching)")
     if "pickle_version" in peer:
         spelling, value = peer.pop("pickle_version")
         protocol = None if value in (None, -1) else value

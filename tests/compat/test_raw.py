@@ -79,6 +79,8 @@ def test_get_client_without_a_key(cache: Any, topology: str) -> None:
             cache._cache.get_client()
         with pytest.raises(ValueError, match="sharded"):
             cachex_connection(topology)
+        cache.set("k", 1)
+        assert cachex_connection(topology, "k").get(cache.make_key("k")) == b"1"
         return
     client = cache._cache.get_client(write=True)
     cache.set("whole", "x", 60)
@@ -90,11 +92,14 @@ def test_get_client_without_a_key(cache: Any, topology: str) -> None:
     assert cachex_connection(topology).exists(stored) == 1
 
 
-def cachex_connection(topology: str) -> Any:
-    """django-redis's ``get_redis_connection(alias)``, on an alias in settings.CACHES."""
+def cachex_connection(topology: str, key: Any = None) -> Any:
+    """django-redis's ``get_redis_connection(alias)`` (django-valkey's with a key), on an
+    alias in settings.CACHES."""
     conf = {"BACKEND": "cachex.backends.redis.RedisCache", **_conf(topology)}
     with override_settings(CACHES={"default": conf}):
-        return cachex.get_redis_connection("default")
+        if key is None:
+            return cachex.get_redis_connection("default")
+        return cachex.get_valkey_connection("default", key=key)
 
 
 def test_raw_client_is_django_rediscacheclient_shaped_on_stored_keys(cache: Any) -> None:
