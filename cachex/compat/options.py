@@ -22,6 +22,8 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from django.core.exceptions import ImproperlyConfigured
 
+from ..config import OPTION_KEYS
+
 
 class CachexCompatWarning(FutureWarning):
     """A peer backend's setting was accepted and translated; the message says how cachex
@@ -47,8 +49,7 @@ _ALIASES: dict[str, str] = {
     "LOG_IGNORED_EXCEPTIONS": "log_ignored", "LOG_IGNORE_EXCEPTIONS": "log_ignored",
     "log_ignored_exceptions": "log_ignored",
     "CONNECTION_POOL_KWARGS": "pool_kwargs",
-    "PASSWORD": "password", "password": "password",
-    "USERNAME": "username", "username": "username",
+    "PASSWORD": "password", "USERNAME": "username",
     "DB": "db", "db": "db",
     "SERIALIZER": "serializer", "COMPRESSOR": "compressor",
     "PICKLE_VERSION": "pickle_version",
@@ -59,6 +60,11 @@ _ALIASES: dict[str, str] = {
     "REVERSE_KEY_FUNCTION": "reverse_key_function",
     "reverse_key_function": "reverse_key_function",
 }
+# Django RedisCache / django-cachex spell credentials in lowercase; so does cachex once it
+# takes them in OPTIONS (Django's error pages mask OPTIONS['password'], not LOCATION).
+NATIVE_CREDENTIALS = "password" in OPTION_KEYS
+if not NATIVE_CREDENTIALS:
+    _ALIASES.update({"password": "password", "username": "username"})
 # settings that go to OPTIONS['pool'] under the same lowercase name
 _POOL = ("max_connections", "socket_timeout", "socket_connect_timeout", "socket_keepalive",
          "health_check_interval", "client_name", "ssl_cert_reqs", "ssl_ca_certs",
@@ -167,6 +173,11 @@ def _urls(location: Any) -> list[str] | None:
 def _scheme(url: str) -> str:
     m = _URL.match(url)
     return m.group("scheme").lower() if m else ""
+
+
+def _has_userinfo(url: str) -> bool:
+    m = _URL.match(url)
+    return bool(m and m.group("userinfo") is not None)
 
 
 def _with_credentials(url: str, username: str | None, password: str | None) -> str:
@@ -370,7 +381,13 @@ def translate(alias: str, location: Any, options: Mapping[str, Any],
     # -- credentials and db go into the URLs
     urls = _urls(location)
     creds = {k: peer.pop(k)[1] for k in ("username", "password") if k in peer}
-    if creds and urls is not None:
+    in_urls = urls is not None and any(_has_userinfo(u) for u in urls)
+    if creds and NATIVE_CREDENTIALS and not in_urls:
+        for k, v in creds.items():
+            opts.setdefault(k, v)
+        notes.append(f"cachex cache {alias!r}: OPTIONS PASSWORD/USERNAME are a peer backend's "
+                     "spelling; cachex reads them as OPTIONS['password'] / ['username']")
+    elif creds and urls is not None:
         urls = [_with_credentials(u, creds.get("username"), creds.get("password"))
                 for u in urls]
         location = urls if not isinstance(location, str) or len(urls) > 1 else urls[0]

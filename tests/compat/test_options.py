@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from cachex.backends.redis import RedisCache
 from cachex.compat import CachexCompatWarning, translate
-from cachex.compat.options import codec_name
+from cachex.compat.options import NATIVE_CREDENTIALS, codec_name
 from tests import labs
 
 URL = "redis://127.0.0.1:6379"
@@ -102,10 +102,14 @@ def test_django_rediscache_top_level_options_are_mapped_not_refused() -> None:
     assert sum("no effect" in n for n in done.notes) == 2
 
 
-def test_password_and_db_go_into_the_urls() -> None:
+def test_password_and_db_are_translated() -> None:
     done = t({"PASSWORD": "p@ss:word", "db": 2}, [URL, "redis://other:6379/5"])
-    assert done.location == ["redis://:p%40ss%3Aword@127.0.0.1:6379?db=2",
-                             "redis://:p%40ss%3Aword@other:6379/5"]
+    if NATIVE_CREDENTIALS:  # cachex takes OPTIONS['password'] itself
+        assert done.options["password"] == "p@ss:word"
+        assert done.location == [URL + "?db=2", "redis://other:6379/5"]
+    else:
+        assert done.location == ["redis://:p%40ss%3Aword@127.0.0.1:6379?db=2",
+                                 "redis://:p%40ss%3Aword@other:6379/5"]
     assert "p@ss" not in " ".join(done.notes) and "p%40ss" not in " ".join(done.notes)
 
 

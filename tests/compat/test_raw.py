@@ -142,3 +142,26 @@ def test_raw_client_async_extended_api_on_stored_keys(cache: Any) -> None:
 
     asyncio.run(scenario())
     assert cache.get("t") is None and cache.hgetall("h") == {}
+
+
+def _hash_key(key: str, prefix: str, version: int) -> str:
+    return f"{prefix}#{version}#{key}"
+
+
+def _unhash_key(stored: str) -> str:
+    return stored.split("#", 2)[2]
+
+
+def test_raw_client_keeps_stored_keys_under_custom_key_functions() -> None:
+    """With KEY_FUNCTION/REVERSE_KEY_FUNCTION the cache answers Django keys, the raw client
+    stored keys, both over the same entries."""
+    cache = RedisCache(labs.location("single"), {
+        "KEY_PREFIX": "rawkf", "KEY_FUNCTION": _hash_key, "REVERSE_KEY_FUNCTION": _unhash_key})
+    try:
+        cache.set_many({"a": 1, "b": 2})
+        assert sorted(cache.keys("*")) == ["a", "b"]
+        assert sorted(cache._cache.keys("rawkf#1#*")) == ["rawkf#1#a", "rawkf#1#b"]
+        assert cache._cache.get_many(["rawkf#1#a"]) == {"rawkf#1#a": 1}
+        assert cache._cache.get_client("rawkf#1#b").get("rawkf#1#b") == b"2"
+    finally:
+        cache.delete_many(["a", "b"])
