@@ -364,11 +364,15 @@ def translate(alias: str, location: Any, options: Mapping[str, Any],
             notes.append(f"cachex cache {alias!r}: settings.{k} has no effect in cachex "
                          "(pass itersize= to iter_keys/delete_pattern; connections are pooled)")
 
-    if "stampede_prevention" in peer:
+    if "stampede_prevention" in peer:  # django-cachex's XFetch: cachex's "early" mode
         spelling, value = peer.pop("stampede_prevention")
         if value:
-            opts.setdefault("stampede", {"mode": "early"})
-            note(spelling, value, "OPTIONS['stampede'] = {'mode': 'early'}")
+            early: dict[str, Any] = {"mode": "early"}
+            if isinstance(value, Mapping):
+                early.update({k: value[k] for k in ("beta", "delta") if k in value})
+            opts.setdefault("stampede", early)
+            note(spelling, value, f"OPTIONS['stampede'] = {early!r} (its 'buffer' has no "
+                 "counterpart)")
     if "reverse_key_function" in peer:
         spelling, _ = peer.pop("reverse_key_function")
         raise _fail(alias, f"OPTIONS['{spelling}'] is a cache setting, not an option",

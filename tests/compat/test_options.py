@@ -12,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from cachex.backends.redis import RedisCache
 from cachex.compat import CachexCompatWarning, translate
 from cachex.compat.options import NATIVE_CREDENTIALS, codec_name
+from cachex.config import OPTION_KEYS
 from tests import labs
 
 URL = "redis://127.0.0.1:6379"
@@ -49,6 +50,12 @@ def test_herd_client_maps_to_the_herd_stampede_mode() -> None:
     done = t({"CLIENT_CLASS": "django_redis.client.HerdClient"})
     assert done.options["stampede"] == {"mode": "herd"}
     assert "OPTIONS['stampede'] = {'mode': 'herd'}" in " ".join(done.notes)
+
+
+def test_django_cachex_stampede_prevention_maps_to_the_early_mode() -> None:
+    done = t({"stampede_prevention": {"buffer": 30, "beta": 2.0, "delta": 0.5}})
+    assert done.options["stampede"] == {"mode": "early", "beta": 2.0, "delta": 0.5}
+    assert t({"stampede_prevention": True}).options["stampede"] == {"mode": "early"}
 
 
 def test_sentinel_settings_become_a_sentinel_location() -> None:
@@ -243,4 +250,16 @@ def test_django_rediscache_options_start_cachex() -> None:
     cache.set("k", 1, 30)
     assert s.client(db=6).get(cache.make_key("k")) == b"1"
     assert any("pool_class" in n for n in notes)
+    cache.delete("k")
+
+
+@pytest.mark.skipif("stampede" not in OPTION_KEYS,
+                    reason="OPTIONS['stampede'] is not in this build (stampede branch)")
+def test_django_redis_herd_client_starts_cachex_with_herd_protection() -> None:
+    s = labs.lab("single")
+    cache, notes = _build(f"redis://{s.host}:{s.port}/7",
+                          {"CLIENT_CLASS": "django_redis.client.HerdClient"})
+    assert any("{'mode': 'herd'}" in n for n in notes)
+    cache.set("k", {"v": 1}, 30)
+    assert cache.get("k") == {"v": 1}
     cache.delete("k")
