@@ -123,7 +123,7 @@ def test_raw_client_is_django_rediscacheclient_shaped_on_stored_keys(cache: Any)
         raw.incr_version(stored)
 
 
-def test_raw_client_async_extended_api_on_stored_keys(cache: Any) -> None:
+def test_raw_client_async_extended_api_on_stored_keys(cache: Any, topology: str) -> None:
     raw = cache._cache
     stored, hkey, zkey = (cache.make_key(k) for k in ("t", "h", "z"))
 
@@ -138,6 +138,11 @@ def test_raw_client_async_extended_api_on_stored_keys(cache: Any) -> None:
         client = await raw.aget_client(stored, write=True)
         assert await client.get(stored) is not None
         assert await (await cache.aget_client("t")).exists(stored) == 1
+        if topology == "sharded":
+            with pytest.raises(ValueError, match="pass the key"):
+                await raw.aget_client()
+        else:  # cluster: the asyncio RedisCluster, routing by key itself
+            assert await (await raw.aget_client(write=True)).exists(stored) == 1
         await raw.adelete_many([stored, hkey, zkey])
 
     asyncio.run(scenario())
