@@ -360,9 +360,12 @@ def translate(alias: str, location: Any, options: Mapping[str, Any],
                      "always logs fail-open events on the 'cachex.policy' logger (WARNING); "
                      "route or silence that logger in LOGGING instead")
     for k in g:
-        if k.endswith(("SCAN_ITERSIZE", "CLOSE_CONNECTION")):
+        if k.endswith("CLOSE_CONNECTION"):
             notes.append(f"cachex cache {alias!r}: settings.{k} has no effect in cachex "
-                         "(pass itersize= to iter_keys/delete_pattern; connections are pooled)")
+                         "(connections go back to the pool after every call)")
+        elif k == "DJANGO_VALKEY_SCAN_ITERSIZE":
+            notes.append(f"cachex cache {alias!r}: settings.{k} is django-valkey's; cachex "
+                         "reads settings.DJANGO_REDIS_SCAN_ITERSIZE (or pass itersize=)")
 
     if "stampede_prevention" in peer:  # django-cachex's XFetch: cachex's "early" mode
         spelling, value = peer.pop("stampede_prevention")

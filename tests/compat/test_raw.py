@@ -157,8 +157,6 @@ def _unhash_key(stored: str) -> str:
     return stored.split("#", 2)[2]
 
 
-@pytest.mark.skipif(not hasattr(RedisCache, "_reverse_key"),
-                    reason="REVERSE_KEY_FUNCTION comes with the extended API of issue 13")
 def test_raw_client_keeps_stored_keys_under_custom_key_functions() -> None:
     """With KEY_FUNCTION/REVERSE_KEY_FUNCTION the cache answers Django keys, the raw client
     stored keys, both over the same entries."""

@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from cachex.backends.base import CachexCache
 from tests import labs
 
 from .sdist import fetch
@@ -85,51 +84,6 @@ KNOWN_PER_TOPOLOGY: dict[str, dict[str, str]] = {
             "keys('*') asks one node, not every primary (redis-py's routing)",
     },
 }
-# Until the extended API of issue 13 (branch h-api) is merged, these public-API tests cannot
-# pass (set nx=, incr past 2**63-1 and ignore_key_check, delete_many's count, the missing
-# set/zset methods, REVERSE_KEY_FUNCTION, ...). Inert once it is: delete this block then.
-API_LANDED = hasattr(CachexCache, "zpopmin") and hasattr(CachexCache, "_reverse_key")
-PENDING_API = frozenset() if API_LANDED else frozenset({
-    "test_decr",
-    "test_delete_many",
-    "test_delete_many_generator",
-    "test_incr",
-    "test_incr_ignore_check",
-    "test_incr_no_timeout",
-    "test_lock_released_by_thread",
-    "test_pexpire_at",
-    "test_pexpire_with_default_timeout",
-    "test_setnx",
-    "test_setnx_timeout",
-    "test_smismember",
-    "test_spop",
-    "test_spop_default_count",
-    "test_srandmember",
-    "test_srandmember_default_count",
-    "test_sscan",
-    "test_sscan_iter",
-    "test_timeout_negative",
-    "test_timeout_parameter_as_positional_argument",
-    "test_zadd_with_ch",
-    "test_zadd_with_nx",
-    "test_zadd_with_xx",
-    "test_zcount",
-    "test_zincrby",
-    "test_zpopmax",
-    "test_zpopmax_empty_set",
-    "test_zpopmin",
-    "test_zpopmin_empty_set",
-    "test_zrange_desc",
-    "test_zrangebyscore",
-    "test_zrangebyscore_pagination",
-    "test_zrangebyscore_withscores",
-    "test_zremrangebyscore",
-    "test_zrevrangebyscore",
-    "test_custom_key_function",
-    *_MULTI_KEY,
-})
-
-
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "peer_suite: a peer backend's own test suite run against cachex")
@@ -151,9 +105,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             # lab's (random) ports: those multi-key tests may pass by luck.
             lucky = topology == "sharded" and reason == CROSS_NODE
             item.add_marker(pytest.mark.xfail(reason=reason, strict=not lucky))
-        elif name in PENDING_API:
-            item.add_marker(pytest.mark.xfail(reason="needs the extended API of issue 13",
-                                              strict=False))
 
 
 def _single() -> dict[str, Any]:
