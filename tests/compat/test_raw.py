@@ -170,3 +170,27 @@ def test_raw_client_keeps_stored_keys_under_custom_key_functions() -> None:
         assert cache._cache.get_client("rawkf#1#b").get("rawkf#1#b") == b"2"
     finally:
         cache.delete_many(["a", "b"])
+
+
+def _role(client: Any) -> str:
+    role = client.execute_command("ROLE")[0]
+    return role.decode() if isinstance(role, bytes) else str(role)
+
+
+@pytest.mark.parametrize("topology", ["sentinel", "replicated"])
+def test_get_client_by_role_where_reads_go_to_replicas(topology: str) -> None:
+    options = {**labs.options(topology), "read_from_replicas": True}
+    cache = RedisCache(labs.location(topology), {"OPTIONS": options})
+    assert _role(cache.get_client(write=True)) == "master"
+    assert _role(cache.get_client("any", write=False)) == "slave"
+
+
+def test_valkey_backend_hands_out_valkey_clients() -> None:
+    from cachex.backends.valkey import ValkeyCache
+
+    cache = ValkeyCache(labs.location("single"), {"KEY_PREFIX": "rawvk"})
+    cache.set("k", 1, 30)
+    client = cache.get_client("k")
+    assert type(client).__module__.startswith("valkey")
+    assert client.get(cache.make_key("k")) == b"1"
+    cache.delete("k")
