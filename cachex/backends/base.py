@@ -32,6 +32,7 @@ from ..stampede.options import UNSET, for_call
 from .extended import ExtendedAPI
 from .extended.keys import reverse_key_func
 from .flow import Await, Call, Flow, Run, adrive, drive
+from .raw import RawAccess
 from .shared import alias_state
 from .timeouts import GONE, check_delta, expiry_ms, set_args
 
@@ -68,7 +69,7 @@ def _no_script(exc: BaseException) -> bool:
         ("NOSCRIPT", "No matching script"))
 
 
-class CachexCache(ExtendedAPI, BaseCache):
+class CachexCache(RawAccess, ExtendedAPI, BaseCache):
     """Django cache backend over one topology; subclasses bind a driver."""
 
     driver_factory: ClassVar[Callable[[], Driver]]

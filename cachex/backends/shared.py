@@ -14,6 +14,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 
 from ..codec import Codec
+from ..compat.options import apply as compat_options
 from ..config import Settings, parse_settings
 from ..drivers import Driver
 from ..policy import build_policy
@@ -50,6 +51,7 @@ def alias_state(driver_factory: Callable[[], Driver], location: Any,
 def _build(driver: Driver, location: Any, params: Mapping[str, Any]) -> AliasState:
     alias = guess_alias(location, params)
     options = params.get("OPTIONS") or {}
+    location, options = compat_options(alias, location, options)  # peers' spellings
     settings = parse_settings(alias, location, options)
     stampede = parse_stampede(alias, options)
     try:
