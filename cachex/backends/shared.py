@@ -14,11 +14,13 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 
 from ..codec import Codec
+from ..compat.options import apply as compat_options
 from ..config import Settings, parse_settings
 from ..drivers import Driver
 from ..near import NearCache, parse_near
 from ..policy import build_policy
 from ..router import Router
+from ..stampede.options import StampedeOptions, parse_stampede
 from ..topology import topology_for
 
 
@@ -28,6 +30,7 @@ class AliasState:
     settings: Settings
     codec: Codec
     router: Router
+    stampede: StampedeOptions | None = None
     near: NearCache | None = None  # OPTIONS["near_cache"], one per alias per process
 
 
@@ -50,10 +53,17 @@ def alias_state(driver_factory: Callable[[], Driver], location: Any,
 def _build(driver: Driver, location: Any, params: Mapping[str, Any]) -> AliasState:
     alias = guess_alias(location, params)
     options = params.get("OPTIONS") or {}
+    location, options = compat_options(alias, location, options)  # peers' spellings
     settings = parse_settings(alias, location, options)
+    stampede = parse_stampede(alias, options)
     try:
         codec = Codec.from_options(options, alias)
         near_options = parse_near(options.get("near_cache"), params.get("KEY_PREFIX") or "")
+        if near_options is not None and stampede is not None and stampede.mode != "lock":
+            raise ValueError(
+                f"OPTIONS['near_cache'] and OPTIONS['stampede'] mode {stampede.mode!r} do not "
+                "work together yet (the stampede mode wraps stored values and replaces get "
+                "and set): use stampede mode 'lock', or drop one of the two options")
         policy = build_policy(options, alias, settings.topology)
         router = Router(topology_for(settings, driver), policy, log_keys=settings.log_keys)
         if options.get("metrics"):  # only then: an alias without metrics runs no metrics code
@@ -62,7 +72,7 @@ def _build(driver: Driver, location: Any, params: Mapping[str, Any]) -> AliasSta
     except (ValueError, ImportError) as exc:  # ImportError: an optional codec library
         raise ImproperlyConfigured(f"cachex cache {alias!r}: {exc}") from None
     near = None if near_options is None else NearCache(alias, near_options, router.topology)
-    return AliasState(alias, settings, codec, router, near)
+    return AliasState(alias, settings, codec, router, stampede, near)
 
 
 def guess_alias(location: Any, params: Mapping[str, Any]) -> str:

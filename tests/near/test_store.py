@@ -146,3 +146,12 @@ def test_bad_options_fail_at_start_up_naming_the_alias(single_server: Any) -> No
 
     with pytest.raises(ImproperlyConfigured, match=r"near_cache.*max_entries"):
         RedisCache(single_server.url, {"OPTIONS": {"near_cache": {"max_entries": -5}}})
+
+
+def test_near_cache_with_a_stampede_mode_that_wraps_values_is_refused(
+        single_server: Any) -> None:
+    from cachex.backends.redis import RedisCache
+
+    with pytest.raises(ImproperlyConfigured, match=r"near_cache.*stampede.*'lock'"):
+        RedisCache(single_server.url, {"KEY_PREFIX": "refused", "OPTIONS": {
+            "near_cache": True, "stampede": "early"}})
