@@ -29,6 +29,14 @@ _UNSEEN = object()
 _live: weakref.WeakSet[NearCache] = weakref.WeakSet()
 
 
+def _servers(topology: Any) -> tuple[Any, ...]:
+    """What identifies the data a topology reaches (aliases on the same servers and db)."""
+    settings = getattr(topology, "settings", None)
+    if settings is None:
+        return (id(topology),)
+    return (settings.topology, settings.endpoints, settings.service)
+
+
 class NearCache:
     def __init__(self, alias: str, options: NearOptions, topology: Any) -> None:
         self.alias = alias
@@ -43,7 +51,24 @@ class NearCache:
         self._seen: Any = _UNSEEN
         self._ready = False
         self._closed = False
+        self._servers = _servers(topology)
         _live.add(self)
+
+    # -- this process's writes ---------------------------------------------------------------
+    def _siblings(self) -> list[NearCache]:
+        """Every near cache of this process on the same servers (other aliases, other
+        VERSIONs or key functions may hold the very same keys)."""
+        return [n for n in list(_live) if n._servers == self._servers]
+
+    def drop(self, keys: list[str]) -> None:
+        """This process wrote ``keys``: forget them here and in every sibling."""
+        for near in self._siblings():
+            near.store.drop(keys)
+
+    def flush(self) -> None:
+        """This process emptied the servers (clear) or moved many keys at once."""
+        for near in self._siblings():
+            near.store.flush()
 
     # -- the fill rule -------------------------------------------------------------------
     def token(self, key: str) -> int | None:

@@ -165,7 +165,7 @@ class NearMixin:
     # -- writes: drop the local copies once the server has answered ---------------------
     def _drop(self, keys: Iterable[Any], version: int | None) -> None:
         make = self.make_key  # type: ignore[attr-defined]
-        self._near.store.drop([make(key, version=version) for key in keys])
+        self._near.drop([make(key, version=version) for key in keys])
 
     def set(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT,
             version: int | None = None, nx: bool = False, xx: bool = False) -> Any:
@@ -238,7 +238,7 @@ class NearMixin:
             self._flush()
 
     def _flush(self) -> None:
-        self._near.store.flush()
+        self._near.flush()
 
     def clear(self) -> None:
         try:
