@@ -238,6 +238,9 @@ def stats(target: Target) -> Report:
     local = [s.router.local.snapshot() for s in states if hasattr(s.router, "local")]
     if local:
         report.data["operations"] = local[0]
+    near = [s.near.stats() for s in states if getattr(s, "near", None) is not None]
+    if near:  # OPTIONS["near_cache"]: docs/near-cache.md
+        report.data["near_cache"] = near[0]
     for node, state in circuits.items():
         if state != "closed":
             report.findings.append(finding(

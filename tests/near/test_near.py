@@ -197,3 +197,19 @@ def test_a_lost_channel_flushes_and_the_cache_refills(near_cache: Any, topology:
     eventually(lambda: cache.get("k") == 5 and cache.near_stats()["fills"] > fills)
     hits = cache.near_stats()["hits"]
     assert cache.get("k") == 5 and cache.near_stats()["hits"] == hits + 1
+
+
+def test_near_stats_by_alias_and_in_the_stats_command(near_cache: Any) -> None:
+    from cachex import stats
+    from tests.ops._util import run
+
+    cache = near_cache("single", max_entries=50)
+    cache.set("k", "v")
+    warm(cache, "k")
+    cache.get("k")
+    assert cache.near_stats()["hits"] >= 1
+    assert stats.near(cache.alias)["hits"] >= cache.near_stats()["hits"]
+    code, report = run("stats", labs.location("single"), {"near_cache": {"max_entries": 50}},
+                       "--key-prefix", cache.key_prefix)
+    assert code == 0 and report["near_cache"]["hits"] >= 1
+    assert report["near_cache"]["entries"] == 1
