@@ -24,6 +24,7 @@ from .core import NearCache
 from .store import _deadline, _decoded, _value
 
 _classes: dict[type, type] = {}
+_MISSING = object()
 
 
 def near_class(cls: type) -> type:
@@ -151,6 +152,28 @@ class NearMixin:
         if found is not None:
             return found
         return await adrive(self._router, self._near_get_many(keys, version))  # type: ignore[attr-defined]
+
+    def get_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT,
+                   version: int | None = None, **kwargs: Any) -> Any:
+        """A near ``get`` first (a hit, or a fill from the server); only a real miss runs
+        Django's get-or-add, which writes, so the local copy is dropped after it."""
+        value = self.get(key, _MISSING, version)
+        if value is not _MISSING:
+            return value
+        try:
+            return super().get_or_set(key, default, timeout, version, **kwargs)  # type: ignore[misc]
+        finally:
+            self._drop((key,), version)
+
+    async def aget_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT,
+                          version: int | None = None, **kwargs: Any) -> Any:
+        value = await self.aget(key, _MISSING, version)
+        if value is not _MISSING:
+            return value
+        try:
+            return await super().aget_or_set(key, default, timeout, version, **kwargs)  # type: ignore[misc]
+        finally:
+            self._drop((key,), version)
 
     def has_key(self, key: Any, version: int | None = None) -> bool:
         if self._near.store.has(self.make_key(key, version=version)):  # type: ignore[attr-defined]
@@ -300,7 +323,7 @@ def _dropping(name: str, asynchronous: bool, at: int | None, everything: bool) -
 
 
 # Single-key writes (key first), and writes whose keys are simplest forgotten all at once.
-KEYED = ("add", "touch", "delete", "incr", "decr", "get_or_set", "expire", "pexpire",
+KEYED = ("add", "touch", "delete", "incr", "decr", "expire", "pexpire",
          "expire_at", "pexpire_at", "persist")
 WHOLESALE = ("rename", "delete_pattern")
 

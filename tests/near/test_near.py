@@ -212,4 +212,20 @@ def test_near_stats_by_alias_and_in_the_stats_command(near_cache: Any) -> None:
     code, report = run("stats", labs.location("single"), {"near_cache": {"max_entries": 50}},
                        "--key-prefix", cache.key_prefix)
     assert code == 0 and report["near_cache"]["hits"] >= 1
-    assert report["near_cache"]["entries"] == 1
+    assert report["near_cache"]["channels_up"] == 1
+
+
+def test_get_or_set_answers_from_the_near_cache(near_cache: Any) -> None:
+    cache = near_cache("single")
+    calls = []
+    assert cache.get_or_set("k", lambda: calls.append(1) or "v") == "v"
+    warm(cache, "k")
+    hits = cache.near_stats()["hits"]
+    assert cache.get_or_set("k", "other") == "v"
+    assert cache.near_stats()["hits"] == hits + 1 and calls == [1]
+
+    async def main() -> None:
+        assert await cache.aget_or_set("k", "other") == "v"
+
+    asyncio.run(main())
+    assert cache.near_stats()["hits"] == hits + 2
