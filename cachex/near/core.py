@@ -143,6 +143,10 @@ class NearCache:
             self._ready = up and all(ch.up for ch in self._channels.values())
 
     # -- lifecycle ----------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def channels_up(self) -> int:
         return sum(ch.up for ch in self._channels.values())
 
@@ -182,7 +186,7 @@ class NearCache:
 
 def live(alias: str) -> list[NearCache]:
     """The near caches of ``alias`` in this process."""
-    return [n for n in list(_live) if n.alias == alias and not n._closed]
+    return [n for n in list(_live) if n.alias == alias and not n.closed]
 
 
 def _reset_in_child() -> None:

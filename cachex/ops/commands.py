@@ -238,9 +238,14 @@ def stats(target: Target) -> Report:
     local = [s.router.local.snapshot() for s in states if hasattr(s.router, "local")]
     if local:
         report.data["operations"] = local[0]
-    near = [s.near.stats() for s in states if getattr(s, "near", None) is not None]
-    if near:  # OPTIONS["near_cache"]: docs/near-cache.md
-        report.data["near_cache"] = near[0]
+    nears = {id(s.near): s.near for s in states
+             if getattr(s, "near", None) is not None and not s.near.closed}
+    if nears:  # OPTIONS["near_cache"], summed over this process's aliases on these servers
+        total: dict[str, int] = {}
+        for near in nears.values():
+            for name, n in near.stats().items():
+                total[name] = total.get(name, 0) + n
+        report.data["near_cache"] = total
     for node, state in circuits.items():
         if state != "closed":
             report.findings.append(finding(

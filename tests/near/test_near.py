@@ -212,7 +212,7 @@ def test_near_stats_by_alias_and_in_the_stats_command(near_cache: Any) -> None:
     code, report = run("stats", labs.location("single"), {"near_cache": {"max_entries": 50}},
                        "--key-prefix", cache.key_prefix)
     assert code == 0 and report["near_cache"]["hits"] >= 1
-    assert report["near_cache"]["channels_up"] == 1
+    assert report["near_cache"]["channels_up"] >= 1
 
 
 def test_get_or_set_answers_from_the_near_cache(near_cache: Any) -> None:
