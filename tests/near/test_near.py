@@ -229,3 +229,27 @@ def test_get_or_set_answers_from_the_near_cache(near_cache: Any) -> None:
 
     asyncio.run(main())
     assert cache.near_stats()["hits"] == hits + 2
+
+
+def test_a_forked_child_starts_with_an_empty_near_cache_and_its_own_channel(
+        near_cache: Any) -> None:
+    import multiprocessing
+
+    cache = near_cache("single")
+    cache.set("k", "v")
+    warm(cache, "k")
+
+    def child(out: Any) -> None:
+        stats = cache.near_stats()
+        fresh = stats["entries"] == 0 and stats["channels_up"] == 0
+        warm(cache, "k")  # the child's own channel comes up and the child fills
+        out.put((fresh, cache.near_stats()["fills"] >= 1, cache.get("k")))
+
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=child, args=(queue,))
+    proc.start()
+    got = queue.get(timeout=30)
+    proc.join(10)
+    assert got == (True, True, "v")
+    assert cache.get("k") == "v" and cache.near_stats()["channels_up"] == 1
