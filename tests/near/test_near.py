@@ -253,3 +253,29 @@ def test_a_forked_child_starts_with_an_empty_near_cache_and_its_own_channel(
     proc.join(10)
     assert got == (True, True, "v")
     assert cache.get("k") == "v" and cache.near_stats()["channels_up"] == 1
+
+
+def test_a_read_that_raced_a_write_is_not_kept(near_cache: Any, monkeypatch: Any) -> None:
+    """The GET's reply is in hand, another client writes the key and its invalidation is
+    applied here before the reply is stored: the old reply must not be kept."""
+    import time
+
+    from cachex.near.core import NearCache
+
+    cache = near_cache("single")
+    cache.set("k", "old")
+    time.sleep(0.2)  # the set's own invalidation is in
+    original = NearCache.keep
+    raced: list[int] = []
+
+    def racing(self: NearCache, *args: Any) -> None:
+        if not raced:
+            raced.append(1)
+            seq = self.store.seq
+            raw_set(cache, "single", "k", b"5")
+            eventually(lambda: self.store.seq != seq)  # the invalidation was applied
+        original(self, *args)
+
+    monkeypatch.setattr(NearCache, "keep", racing)
+    assert cache.get("k") == "old"  # the racing read returns what it read...
+    assert raced and cache.get("k") == 5  # ...but did not keep it
