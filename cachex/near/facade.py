@@ -18,7 +18,7 @@ from typing import Any
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 
-from ..backends.flow import Flow, Run, adrive, drive
+from ..backends.flow import Call, Flow, Run, adrive, drive
 from ..policy import FailedReplies
 from .core import NearCache
 from .store import _deadline, _decoded, _value
@@ -43,6 +43,9 @@ class NearMixin:
     def _near_fill(self, k: str, default: Any) -> Flow[Any]:
         near = self._near
         token = near.token(k)
+        if token is None:  # not to be kept (a channel down, a key outside the prefixes)
+            raw = yield Call(k, ("GET", k), write=False, degradable=True)
+            return default if raw is None else self._decode(raw, k)  # type: ignore[attr-defined]
         node = self._topology.locate(k)  # type: ignore[attr-defined]
         sent = monotonic()
         reply = (yield Run([(node, [("GET", k), ("PTTL", k)])], degradable=True))[0]
@@ -52,8 +55,7 @@ class NearMixin:
         if raw is None:
             return default
         value = self._decode(raw, k)  # type: ignore[attr-defined]
-        if token is not None:
-            near.keep(k, raw, value, pttl, sent, token)
+        near.keep(k, raw, value, pttl, sent, token)
         return value
 
     def _near_get_many(self, keys: Iterable[Any], version: int | None

@@ -210,7 +210,12 @@ class Batches:
         self._memo: dict[tuple[Any, ...], tuple[int, dict[Any, Any], float]] = {}
 
     def get(self, keys: list[Any], version: Any) -> dict[Any, Any] | None:
-        memo = self._memo.get((version, *keys)) if self._memo else None
+        if not self._memo:
+            return None
+        try:
+            memo = self._memo.get((version, *keys))
+        except TypeError:  # an unhashable key: never remembered
+            return None
         if memo is None:
             return None
         store = self._store
@@ -228,7 +233,7 @@ class Batches:
             self._memo.clear()
         key = (version, *keys)
         try:
-            self._memo[key] = (seq, found, deadline)
+            self._memo[key] = (seq, dict(found), deadline)  # the caller may change its dict
         except TypeError:  # an unhashable key: not remembered
             pass
 

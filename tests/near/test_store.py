@@ -155,3 +155,13 @@ def test_near_cache_with_a_stampede_mode_that_wraps_values_is_refused(
     with pytest.raises(ImproperlyConfigured, match=r"near_cache.*stampede.*'lock'"):
         RedisCache(single_server.url, {"KEY_PREFIX": "refused", "OPTIONS": {
             "near_cache": True, "stampede": "early"}})
+
+
+def test_the_batch_memo_keeps_its_own_copy() -> None:
+    store = NearStore(max_entries=10, max_bytes=10_000)
+    batches = Batches(store)
+    found = {"a": "1"}
+    batches.remember(["a"], None, store.seq, found, time.monotonic() + 60)
+    found["b"] = "added by the caller"
+    assert batches.get(["a"], None) == {"a": "1"}
+    assert batches.get([["unhashable"]], None) is None
