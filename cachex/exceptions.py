@@ -65,3 +65,78 @@ class LockError(CachexError):
 
 class LockNotOwned(LockError):
     """Release or extend of a lock this holder no longer owns (it expired, or was taken)."""
+
+
+class PoolExhausted(ConnectionFailed):
+    """Every connection of a bounded pool (``OPTIONS['pool']['max_connections']``) stayed busy
+    for the whole ``pool_timeout``.
+
+    The node itself is fine: this is back-pressure from this process, so it is neither
+    retried nor counted by the circuit breaker. It subclasses ``ConnectionFailed`` because
+    that is what callers caught for an exhausted pool before (the driver's "Too many
+    connections").
+    """
+
+    def __init__(self, message: str, *, node: str | None = None, size: int = 0,
+                 waited: float | None = None) -> None:
+        super().__init__(message, node=node)
+        self.size = size
+        self.waited = waited
+
+
+class PartialFailure(CachexError):
+    """A request over several nodes was applied on some of them and not on others.
+
+    ``applied`` and ``not_applied`` list the caller's keys (for ``clear``: node labels);
+    ``errors`` maps each failed node's label to its error. "Not applied" means "not
+    confirmed": a node that timed out may have applied some of its keys. The message names
+    nodes and counts only, never keys.
+
+    The instance raised also subclasses the class of the first node's error
+    (``ConnectionFailed``, ``CommandError``, ...), so ``except`` clauses written for the
+    error a multi-node request raised before keep catching it.
+    """
+
+    applied: list[object]
+    not_applied: list[object]
+    errors: dict[str, BaseException]
+    node: str | None
+
+    def __init__(self, message: str, *, applied: list[object] | None = None,
+                 not_applied: list[object] | None = None,
+                 errors: dict[str, BaseException] | None = None) -> None:
+        Exception.__init__(self, message)
+        self.applied = list(applied or [])
+        self.not_applied = list(not_applied or [])
+        self.errors = dict(errors or {})
+        self.node = next(iter(self.errors), None)
+
+    _cause: type[BaseException] = CachexError  # the error class this one also is
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_partial, (self._cause, self.args[0], self.applied,
+                                   self.not_applied, self.errors))
+
+
+_partial_classes: dict[type[BaseException], type[PartialFailure]] = {}
+
+
+def partial_failure_class(cause: type[BaseException]) -> type[PartialFailure]:
+    """The ``PartialFailure`` subclass that is also a ``cause`` (one class per cause)."""
+    if issubclass(cause, PartialFailure):
+        cause = cause._cause
+    if not issubclass(cause, CachexError) or cause is CachexError:
+        return PartialFailure
+    cls = _partial_classes.get(cause)
+    if cls is None:
+        cls = _partial_classes[cause] = type(
+            f"Partial{cause.__name__}", (PartialFailure, cause),
+            {"__module__": __name__, "__doc__": PartialFailure.__doc__, "_cause": cause})
+    return cls
+
+
+def _rebuild_partial(cause: type[BaseException], message: str, applied: list[object],
+                     not_applied: list[object], errors: dict[str, BaseException]
+                     ) -> PartialFailure:
+    return partial_failure_class(cause)(message, applied=applied, not_applied=not_applied,
+                                        errors=errors)

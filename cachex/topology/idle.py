@@ -6,6 +6,8 @@ of a ``get_many(100)``. A connection parked here skips that, and is still checke
 the pool checks it: same process, still connected, nothing unread on the socket (a closed or
 dirty connection goes back to the pool, which reconnects it). The pool still owns every
 connection: ``max_connections`` holds, and ``drain`` hands parked ones back (on disconnect).
+A bounded pool parks nothing: callers waiting on it for a free connection would not see one
+parked here.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ QUIET_AFTER_FAILURE = 1.0  # seconds without parking once a pool's connection br
 
 
 class Idle:
-    __slots__ = ("__weakref__", "_checkout", "_lock", "_parked", "_paused")
+    __slots__ = ("__weakref__", "_checkout", "_lock", "_park", "_parked", "_paused")
 
-    def __init__(self, checkout: Any) -> None:
+    def __init__(self, checkout: Any, park: int = PARK) -> None:
         self._checkout = checkout  # the driver's pool checkout (its signature differs)
+        self._park = park  # at most this many parked per pool (0: none, for bounded pools)
         self._reset()
         _instances.add(self)
 
@@ -61,7 +64,7 @@ class Idle:
             with self._lock:
                 if not self._paused or self._paused.get(key, 0.0) <= time.monotonic():
                     parked = self._parked.setdefault(key, [])
-                    if len(parked) < PARK:
+                    if len(parked) < self._park:
                         parked.append(conn)
                         return
         pool.release(conn)
@@ -113,10 +116,11 @@ class AsyncIdle:
     connections live on the pool object itself (gone with it) and need no lock: nothing
     awaits between looking at the list and changing it."""
 
-    __slots__ = ("_checkout",)
+    __slots__ = ("_checkout", "_park")
 
-    def __init__(self, checkout: Any) -> None:
+    def __init__(self, checkout: Any, park: int = PARK) -> None:
         self._checkout = checkout  # the driver's async pool checkout
+        self._park = park
 
     async def take(self, pool: Any) -> Any:
         parked = pool.__dict__.get(_PARKED)
@@ -131,7 +135,7 @@ class AsyncIdle:
     async def give(self, pool: Any, conn: Any) -> None:
         if conn.is_connected and pool.__dict__.get(_PAUSED, 0.0) <= time.monotonic():
             parked = pool.__dict__.setdefault(_PARKED, [])
-            if len(parked) < PARK:
+            if len(parked) < self._park:
                 parked.append(conn)
                 return
         await pool.release(conn)
