@@ -67,16 +67,17 @@ def make_pool(driver: Driver, endpoint: Endpoint, pool: PoolOptions, *,
     kw = connection_kwargs(driver, endpoint, pool, asynchronous=asynchronous)
     if not pool.max_connections:
         return (driver.async_pool if asynchronous else driver.pool)(**kw)
-    cls = _bounded_class(driver.async_pool if asynchronous else driver.pool, asynchronous,
-                         driver.connection_error)
+    cls = _bounded_class(driver, asynchronous)
     return cls(timeout=pool_wait(pool), cachex_label=endpoint.address, **kw)
 
 
 @cache
-def _bounded_class(plain: type, asynchronous: bool, connection_error: Any) -> type:
+def _bounded_class(driver: Driver, asynchronous: bool) -> type:
     """A subclass of the driver's ``BlockingConnectionPool`` (found beside its plain pool)
     that turns "no connection available" into ``PoolExhausted``."""
+    plain = driver.async_pool if asynchronous else driver.pool
     base = sys.modules[plain.__module__].BlockingConnectionPool
+    connection_error = driver.connection_error
 
     def exhausted(pool: Any, exc: BaseException) -> BaseException:
         # The drivers raise a bare ConnectionError from the wait's own timeout (queue.Empty
