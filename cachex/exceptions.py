@@ -6,6 +6,8 @@ callers can catch ``CachexError`` whatever driver or topology an alias uses.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 
 class CachexError(Exception):
     """Root of every error cachex raises."""
@@ -101,15 +103,40 @@ class PartialFailure(CachexError):
     not_applied: list[object]
     errors: dict[str, BaseException]
     node: str | None
+    failed_batches: list[int]  # the router's batch indexes that failed (for the facade)
 
-    def __init__(self, message: str, *, applied: list[object] | None = None,
-                 not_applied: list[object] | None = None,
+    def __init__(self, message: str, *, applied: Sequence[object] | None = None,
+                 not_applied: Sequence[object] | None = None,
                  errors: dict[str, BaseException] | None = None) -> None:
         Exception.__init__(self, message)
         self.applied = list(applied or [])
         self.not_applied = list(not_applied or [])
         self.errors = dict(errors or {})
         self.node = next(iter(self.errors), None)
+        self.failed_batches = []
+
+    def for_keys(self, what: str, keys_per_batch: Sequence[Sequence[object]],
+                 caller: Mapping[object, object] | None = None) -> PartialFailure:
+        """The same failure told in the caller's keys: ``keys_per_batch`` lists each
+        batch's keys (as sent), ``caller`` maps them back to the keys the caller gave."""
+        failed = set(self.failed_batches)
+
+        def mine(keys: Sequence[object]) -> list[object]:
+            return list(keys) if caller is None else [caller.get(k, k) for k in keys]
+
+        applied = [k for i, keys in enumerate(keys_per_batch) if i not in failed
+                   for k in mine(keys)]
+        not_applied = [k for i in sorted(failed) for k in mine(keys_per_batch[i])]
+        per_node = ", ".join(
+            f"{len(keys_per_batch[i])} on {node}"
+            for i, node in zip(sorted(failed), self.errors, strict=False))
+        err = type(self)(
+            f"{what}: {len(not_applied)} of {len(applied) + len(not_applied)} keys not "
+            f"applied ({per_node}), {len(applied)} applied. {self.args[0]}",
+            applied=applied, not_applied=not_applied, errors=self.errors)
+        err.failed_batches = self.failed_batches
+        err.__cause__ = self.__cause__
+        return err
 
     _cause: type[BaseException] = CachexError  # the error class this one also is
 

@@ -23,6 +23,8 @@ from .exceptions import (
     ClusterDown,
     ConnectionFailed,
     NodeUnavailable,
+    PartialFailure,
+    partial_failure_class,
 )
 from .policy import FailoverOptions, Policy, RetryPolicy
 from .policy.failover import FAIL_OPEN, REROUTE, FailedReplies, NoNeutralReply, neutral_replies
@@ -174,17 +176,34 @@ class Router:
             degradable: bool = False) -> list[list[Any]]:
         """Replies per batch, in batch order. Several healthy nodes overlap their network
         waits (``execute_many``: every request is sent before any reply is read). A node
-        that failed open answers with a ``FailedReplies`` list of neutral replies."""
-        if len(batches) == 1 or self._suspects:
-            return [self._run_node(node, cmds, idempotent, degradable) for node, cmds in batches]
-        try:
-            results = self.topology.execute_many(batches)
-        except self._driver_error as exc:  # a redirect's slow path failed: nothing to retry
-            raise translate(exc, self.driver, f"{len(batches)} nodes") from exc
-        out, failed = self._settle(batches, results)
-        for i, err in failed:
-            node, cmds = batches[i]
-            out[i] = self._run_failed(node, cmds, err, idempotent, degradable)
+        that failed open answers with a ``FailedReplies`` list of neutral replies. Every
+        node is attempted; when some of several fail, ``PartialFailure`` says which."""
+        if len(batches) == 1:
+            node, cmds = batches[0]
+            return [self._run_node(node, cmds, idempotent, degradable)]
+        errors: dict[int, CachexError] = {}
+        if self._suspects:
+            out: list[list[Any]] = []
+            for i, (node, cmds) in enumerate(batches):
+                try:
+                    out.append(self._run_node(node, cmds, idempotent, degradable))
+                except CachexError as exc:
+                    errors[i] = exc
+                    out.append([])
+        else:
+            try:
+                results = self.topology.execute_many(batches)
+            except self._driver_error as exc:  # a redirect's slow path failed: no retry
+                raise translate(exc, self.driver, f"{len(batches)} nodes") from exc
+            out, failed = self._settle(batches, results)
+            for i, err in failed:
+                node, cmds = batches[i]
+                try:
+                    out[i] = self._run_failed(node, cmds, err, idempotent, degradable)
+                except CachexError as exc:
+                    errors[i] = exc
+        if errors:
+            raise self._partial(batches, errors)
         return out
 
     async def arun(self, batches: Sequence[NodeCommands], *, idempotent: bool = True,
@@ -192,29 +211,67 @@ class Router:
         """Replies per batch. Healthy nodes with plain batches are served by one coroutine
         that sends to every node before reading any (``aexecute_many``); otherwise every
         node runs concurrently. Every node finishes before an error is raised, so no request
-        is left running in the background."""
+        is left running in the background; as in ``run``, several nodes of which some failed
+        raise ``PartialFailure``."""
         if len(batches) == 1:
             node, cmds = batches[0]
             return [await self._arun_node(node, cmds, idempotent, degradable)]
+        errors: dict[int, CachexError] = {}
         if self._suspects or not self.topology.wired(batches):
-            return await _gather([self._arun_node(node, cmds, idempotent, degradable)
-                                  for node, cmds in batches])
-        try:
-            results = await self.topology.aexecute_many(batches)
-        except self._driver_error as exc:
-            raise translate(exc, self.driver, f"{len(batches)} nodes") from exc
-        out, failed = self._settle(batches, results)
-        for i, err in failed:  # one after another: retries are the rare path
-            node, cmds = batches[i]
-            out[i] = await self._arun_failed(node, cmds, err, idempotent, degradable)
+            results = await asyncio.gather(
+                *[self._arun_node(node, cmds, idempotent, degradable) for node, cmds in batches],
+                return_exceptions=True)
+            out: list[list[Any]] = []
+            for i, result in enumerate(results):
+                if isinstance(result, CachexError):
+                    errors[i] = result
+                    out.append([])
+                elif isinstance(result, BaseException):
+                    raise result
+                else:
+                    out.append(result)
+        else:
+            try:
+                raw = await self.topology.aexecute_many(batches)
+            except self._driver_error as exc:
+                raise translate(exc, self.driver, f"{len(batches)} nodes") from exc
+            out, failed = self._settle(batches, raw)
+            for i, err in failed:  # one after another: retries are the rare path
+                node, cmds = batches[i]
+                try:
+                    out[i] = await self._arun_failed(node, cmds, err, idempotent, degradable)
+                except CachexError as exc:
+                    errors[i] = exc
+        if errors:
+            raise self._partial(batches, errors)
         return out
+
+    def _partial(self, batches: Sequence[NodeCommands], errors: dict[int, CachexError]
+                 ) -> PartialFailure:
+        """The error for a multi-node request of which the nodes in ``errors`` failed.
+        ``applied``/``not_applied`` hold node labels here (the facade, which knows the
+        caller's keys, puts those in); ``failed_batches`` the failed batches' indexes."""
+        label = self.topology.node_label
+        first = errors[min(errors)]
+        failed = [label(batches[i][0]) for i in sorted(errors)]
+        ok = [label(node) for i, (node, _) in enumerate(batches) if i not in errors]
+        per_node = "; ".join(f"{label(batches[i][0])}: {type(e).__name__} ({e})"
+                             for i, e in sorted(errors.items()))
+        err = partial_failure_class(type(first))(
+            f"cachex {self.policy.alias!r}: {len(failed)} of {len(batches)} nodes failed, "
+            f"{len(ok)} applied the request; {per_node}",
+            applied=ok, not_applied=failed,
+            errors={label(batches[i][0]): e for i, e in sorted(errors.items())})
+        err.failed_batches = sorted(errors)
+        err.__cause__ = first
+        return err
 
     def _settle(self, batches: Sequence[NodeCommands],
                 results: Sequence[list[Any] | BaseException]
                 ) -> tuple[list[list[Any]], list[tuple[int, CachexError]]]:
-        """Sort ``execute_many``'s results: replies per node, and the nodes whose connection
-        failed (recorded for the breaker; the caller retries them). A command's own error
-        reply raises, as a pipeline would."""
+        """Sort ``execute_many``'s results: replies per node, and the nodes that failed
+        (recorded for the breaker; the caller retries them): a broken connection, or an
+        error reply (the first one stands for the node, as a pipeline would raise it)."""
         out: list[list[Any]] = []
         failed: list[tuple[int, CachexError]] = []
         for i, ((node, _), result) in enumerate(zip(batches, results, strict=True)):
@@ -228,9 +285,13 @@ class Router:
                 out.append([])
                 continue
             if type(result) is not Clean:
-                for reply in result:
-                    if isinstance(reply, self._driver_error):
-                        raise translate(reply, self.driver, self.topology.node_label(node))
+                bad = next((r for r in result if isinstance(r, self._driver_error)), None)
+                if bad is not None:
+                    err = translate(bad, self.driver, self.topology.node_label(node))
+                    self._record(node, err)
+                    failed.append((i, err))
+                    out.append([])
+                    continue
             out.append(result)
         return out, failed
 

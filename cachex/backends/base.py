@@ -20,7 +20,7 @@ from django.core.cache.backends.base import (
 )
 
 from ..drivers import Driver
-from ..exceptions import CommandError
+from ..exceptions import CommandError, PartialFailure
 from ..policy import FailedReplies
 from ..router import NodeCommands
 from ..routing import Batch, scatter
@@ -198,22 +198,34 @@ class CachexCache(ExtendedAPI, BaseCache):
             return []
         ms = self._ms(timeout)
         batches = self._plan(list(encoded), write=True)
-        if ms == GONE:
-            replies = yield Run(self._per_group(batches, "DEL"), degradable=True)
-        else:
-            replies = yield Run([(b.node, [set_args(k, encoded[k], ms) for k in b.keys])
-                                 for b in batches], degradable=True)
+        try:
+            if ms == GONE:
+                replies = yield Run(self._per_group(batches, "DEL"), degradable=True)
+            else:
+                replies = yield Run([(b.node, [set_args(k, encoded[k], ms) for k in b.keys])
+                                     for b in batches], degradable=True)
+        except PartialFailure as exc:
+            raise exc.for_keys("set_many", [b.keys for b in batches],
+                               dict(zip(made, data))) from exc.__cause__
         # Django's contract: return the keys that were not stored (a node failed open)
         dropped = {k for b, r in zip(batches, replies) if isinstance(r, FailedReplies)
                    for k in b.keys}
         return [key for key, k in zip(data, made) if k in dropped] if dropped else []
 
     def _delete_many(self, keys: Iterable[Any], version: int | None) -> Flow[None]:
+        keys = list(keys)
         made = self._make_keys(keys, version)
-        if made:
-            yield Run(self._per_group(self._plan(made, write=True), "DEL"), degradable=True)
+        if not made:
+            return
+        batches = self._plan(made, write=True)
+        try:
+            yield Run(self._per_group(batches, "DEL"), degradable=True)
+        except PartialFailure as exc:
+            raise exc.for_keys("delete_many", [b.keys for b in batches],
+                               dict(zip(made, keys))) from exc.__cause__
 
     def _clear(self) -> Flow[None]:
+        # A PartialFailure here lists node labels as applied / not_applied.
         yield Run([(node, [("FLUSHDB",)]) for node in self._topology.primaries()])
 
     def _incr_version(self, key: Any, delta: int, version: int | None) -> Flow[int]:
