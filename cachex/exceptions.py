@@ -167,3 +167,12 @@ def _rebuild_partial(cause: type[BaseException], message: str, applied: list[obj
                      ) -> PartialFailure:
     return partial_failure_class(cause)(message, applied=applied, not_applied=not_applied,
                                         errors=errors)
+
+
+class ValueTooLarge(CommandError, ValueError):
+    """A value is over the server's request limit (``proto-max-bulk-len``); not retried."""
+
+    def __init__(self, message: str, *, size: int = 0, limit: int = 0) -> None:
+        super().__init__(message)
+        self.size = size
+        self.limit = limit

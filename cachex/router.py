@@ -29,6 +29,7 @@ from .exceptions import (
 from .policy import FailoverOptions, Policy, RetryPolicy
 from .policy.failover import FAIL_OPEN, REROUTE, FailedReplies, NoNeutralReply, neutral_replies
 from .policy.options import default_threshold
+from .policy.oversize import LIMIT_QUERY, may_be_oversize, parse_limit, too_large
 from .policy.reroute import NotReroutable, Reroute, reroute
 from .topology import Topology
 from .topology.wire import Clean
@@ -87,6 +88,7 @@ class Router:
                      write: bool, idempotent: bool, degradable: bool) -> Any:
         """After the first attempt failed: retries, then the failover mode. (Kept out of
         ``call`` so that the hot path builds no closures.)"""
+        err = self._sized(err, node, [args])
         failed_at = time.monotonic()
         try:
             return self.retry.recover(
@@ -121,6 +123,7 @@ class Router:
     async def _acall_failed(self, err: CachexError, node: Hashable | None, key: str,
                             args: Command, write: bool, idempotent: bool,
                             degradable: bool) -> Any:
+        err = await self._asized(err, node, [args])
         failed_at = time.monotonic()
         try:
             return await self.retry.arecover(
@@ -315,6 +318,7 @@ class Router:
     def _run_failed(self, node: Any, cmds: list[Command], err: CachexError, idempotent: bool,
                     degradable: bool) -> list[Any]:
         """After a node's first attempt failed: retries, then the failover mode."""
+        err = self._sized(err, node, cmds)
         failed_at = time.monotonic()
         try:
             return self.retry.recover(err, lambda: self._run_again(node, cmds, failed_at),
@@ -345,6 +349,7 @@ class Router:
 
     async def _arun_failed(self, node: Any, cmds: list[Command], err: CachexError,
                            idempotent: bool, degradable: bool) -> list[Any]:
+        err = await self._asized(err, node, cmds)
         failed_at = time.monotonic()
         try:
             return await self.retry.arecover(
@@ -397,6 +402,31 @@ class Router:
         if plan is None:
             return await self._arun_on(node, cmds)
         return plan.merge(await self._arun_plan(plan))
+
+    def _sized(self, err: CachexError, node: Hashable | None, cmds: list[Command]
+               ) -> CachexError:
+        """``ValueTooLarge`` instead of ``err`` when a command's value was over the node's
+        request limit (asked from the node; see ``policy/oversize.py``), so no retry
+        re-sends it."""
+        size = may_be_oversize(err, cmds)
+        if not size or node is None:
+            return err
+        try:
+            reply = self.topology.node_client(node).execute_command(*LIMIT_QUERY)
+        except (self._driver_error, CachexError):
+            reply = None
+        return too_large(size, parse_limit(reply), self.topology.node_label(node), err)
+
+    async def _asized(self, err: CachexError, node: Hashable | None, cmds: list[Command]
+                      ) -> CachexError:
+        size = may_be_oversize(err, cmds)
+        if not size or node is None:
+            return err
+        try:
+            reply = await self.topology.anode_client(node).execute_command(*LIMIT_QUERY)
+        except (self._driver_error, CachexError):
+            reply = None
+        return too_large(size, parse_limit(reply), self.topology.node_label(node), err)
 
     def _run_plan(self, plan: Reroute) -> list[list[Any]]:
         return [self._run_on(node, cmds) for node, cmds in plan.batches]
