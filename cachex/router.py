@@ -186,25 +186,19 @@ class Router:
             return [self._run_node(node, cmds, idempotent, degradable)]
         errors: dict[int, CachexError] = {}
         if self._suspects:
-            out: list[list[Any]] = []
-            for i, (node, cmds) in enumerate(batches):
-                try:
-                    out.append(self._run_node(node, cmds, idempotent, degradable))
-                except CachexError as exc:
-                    errors[i] = exc
-                    out.append([])
+            out, failed = self._run_suspected(batches)
         else:
             try:
                 results = self.topology.execute_many(batches)
             except self._driver_error as exc:  # a redirect's slow path failed: no retry
                 raise translate(exc, self.driver, f"{len(batches)} nodes") from exc
             out, failed = self._settle(batches, results)
-            for i, err in failed:
-                node, cmds = batches[i]
-                try:
-                    out[i] = self._run_failed(node, cmds, err, idempotent, degradable)
-                except CachexError as exc:
-                    errors[i] = exc
+        for i, err in failed:
+            node, cmds = batches[i]
+            try:
+                out[i] = self._run_failed(node, cmds, err, idempotent, degradable)
+            except CachexError as exc:
+                errors[i] = exc
         if errors:
             raise self._partial(batches, errors)
         return out
@@ -248,6 +242,38 @@ class Router:
         if errors:
             raise self._partial(batches, errors)
         return out
+
+    def _run_suspected(self, batches: Sequence[NodeCommands]
+                       ) -> tuple[list[list[Any]], list[tuple[int, CachexError]]]:
+        """``execute_many`` while some node is suspect: a node whose circuit is open is
+        refused without I/O, the others still send together (a node out must not make
+        the healthy ones wait on each other). A suspect that answered is healthy again."""
+        live: list[int] = []
+        failed: list[tuple[int, CachexError]] = []
+        for i, (node, _) in enumerate(batches):
+            try:
+                self._gate(node)
+            except NodeUnavailable as exc:
+                failed.append((i, exc))
+            else:
+                live.append(i)
+        out: list[list[Any]] = [[] for _ in batches]
+        if live:
+            sub = [batches[i] for i in live]
+            try:
+                results = self.topology.execute_many(sub)
+            except self._driver_error as exc:
+                raise translate(exc, self.driver, f"{len(sub)} nodes") from exc
+            replies, sub_failed = self._settle(sub, results)
+            broken = {j for j, _ in sub_failed}
+            for j, i in enumerate(live):
+                out[i] = replies[j]
+                node = batches[i][0]
+                if j not in broken and node in self._suspects:
+                    self._healthy(node)
+            failed += [(live[j], err) for j, err in sub_failed]
+            failed.sort(key=lambda pair: pair[0])
+        return out, failed
 
     def _partial(self, batches: Sequence[NodeCommands], errors: dict[int, CachexError]
                  ) -> PartialFailure:
