@@ -20,7 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from cachex.backends.redis import RedisCache
 from cachex.exceptions import ConnectionFailed, PoolExhausted
-from cachex.testing import Server, server
+from cachex.testing import Server, server, servers
 from cachex.testing.faults import client_pause
 
 pytestmark = pytest.mark.timeout(60)
@@ -189,3 +189,44 @@ def test_pool_timeout_is_validated_at_start_up(bad: Any) -> None:
     with pytest.raises(ImproperlyConfigured, match="pool_timeout"):
         RedisCache("redis://127.0.0.1:1/0",
                    {"OPTIONS": {"pool": {"max_connections": 5, "pool_timeout": bad}}})
+
+
+def test_multi_node_bursts_do_not_wait_on_each_other() -> None:
+    """set_many over 3 bounded shards from many threads while the shards hold writes: every
+    call takes its nodes' connections in the same order, so none waits out the pool
+    timeout holding one node's connection while another call holds the next node's."""
+    with servers(3) as shards:
+        location = [s.url for s in shards]
+        name = f"pools{next(_names)}"
+
+        def cache() -> RedisCache:
+            return bounded(location, name, max_connections=2, pool_timeout=3.0)
+
+        probe = cache()
+        keys = [f"m{i}" for i in range(12)]
+        assert len({probe._topology.locate(probe.make_key(k)) for k in keys}) == 3
+        errors: list[BaseException] = []
+        lock = threading.Lock()
+        go = threading.Event()
+
+        def worker(n: int) -> None:
+            c = cache()
+            go.wait()
+            for _ in range(5):
+                # rotate so the calls' plans list the nodes in different orders
+                order = keys[n % len(keys):] + keys[:n % len(keys)]
+                try:
+                    c.set_many(dict.fromkeys(order, n), 60)
+                except Exception as exc:  # noqa: BLE001
+                    with lock:
+                        errors.append(exc)
+
+        workers = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(24)]
+        for w in workers:
+            w.start()
+        for s in shards:
+            client_pause(s, 200, "WRITE")
+        go.set()
+        for w in workers:
+            w.join(30)
+        assert not errors, f"{len(errors)} errors, first: {errors[0]!r}"
