@@ -217,7 +217,7 @@ def test_multi_node_bursts_do_not_wait_on_each_other() -> None:
                 order = keys[n % len(keys):] + keys[:n % len(keys)]
                 try:
                     c.set_many(dict.fromkeys(order, n), 60)
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     with lock:
                         errors.append(exc)
 
