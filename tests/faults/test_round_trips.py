@@ -92,18 +92,19 @@ class Exchanges:
         self.connects.clear()
 
 
-def requests(victim_keys: list[str], other_keys: list[str], tag: str
+def requests(victim_keys: list[str], other_keys: list[str], fresh: str
              ) -> dict[str, Callable[[Any], Any]]:
-    """(name -> call on a cache): single-key ones on a dead node's key and on a live one,
-    multi-key ones over every node; the same list for sync and async."""
+    """(name -> call on a cache): single-key ones on a dead node's key and on a live one
+    (``fresh``: a key of the dead node never set, for add), multi-key ones over every node;
+    the same list for sync and async."""
     v, o = victim_keys[0], other_keys[0]
-    mixed = victim_keys[:5] + other_keys[:10]
+    mixed = victim_keys[:5] + other_keys[:5] + other_keys[10:15]  # every node
     return {
         "get dead": lambda c: c.get(v),
         "get live": lambda c: c.get(o),
         "set dead": lambda c: c.set(v, 1),
         "set live": lambda c: c.set(o, 1),
-        "add dead": lambda c: c.add(f"{v}:{tag}", 1),
+        "add dead": lambda c: c.add(fresh, 1),
         "delete dead": lambda c: c.delete(v),
         "has_key dead": lambda c: c.has_key(v),
         "touch dead": lambda c: c.touch(v, 30),
@@ -113,16 +114,16 @@ def requests(victim_keys: list[str], other_keys: list[str], tag: str
     }
 
 
-def arequests(victim_keys: list[str], other_keys: list[str], tag: str
+def arequests(victim_keys: list[str], other_keys: list[str], fresh: str
               ) -> dict[str, Callable[[Any], Any]]:
     v, o = victim_keys[0], other_keys[0]
-    mixed = victim_keys[:5] + other_keys[:10]
+    mixed = victim_keys[:5] + other_keys[:5] + other_keys[10:15]  # every node
     return {
         "get dead": lambda c: c.aget(v),
         "get live": lambda c: c.aget(o),
         "set dead": lambda c: c.aset(v, 1),
         "set live": lambda c: c.aset(o, 1),
-        "add dead": lambda c: c.aadd(f"{v}:{tag}", 1),
+        "add dead": lambda c: c.aadd(fresh, 1),
         "delete dead": lambda c: c.adelete(v),
         "has_key dead": lambda c: c.ahas_key(v),
         "touch dead": lambda c: c.atouch(v, 30),
@@ -146,8 +147,10 @@ def test_round_trips_with_a_dead_shard(shards: list[Server], monkeypatch: pytest
     per_node = keys_per_node(cache, 10, prefix=f"rt-{mode}-{flavour}")
     victim_keys = per_node[identity(victim)]
     other_keys = [k for s in shards[1:] for k in per_node[identity(s)]]
-    calls = (requests if flavour == "sync" else arequests)(victim_keys, other_keys, "up")
-    dead_calls = (requests if flavour == "sync" else arequests)(victim_keys, other_keys, "dn")
+    calls = (requests if flavour == "sync" else arequests)(
+        victim_keys, other_keys, victim_keys[8])
+    dead_calls = (requests if flavour == "sync" else arequests)(
+        victim_keys, other_keys, victim_keys[9])
 
     def run(call: Callable[[Any], Any]) -> None:
         try:
