@@ -569,10 +569,12 @@ class Router:
             if plan is None:
                 raise err
             self.stats.incr("reroutes")
-            log.log(logging.DEBUG if quiet else logging.INFO,
-                    "cachex %r: %s unreachable (%s); rerouted to %s", self.policy.alias, label,
-                    err, ", ".join(self.topology.node_label(n) for n, _ in plan.batches),
-                    extra=extra)
+            level = logging.DEBUG if quiet else logging.INFO
+            if log.isEnabledFor(level):  # every call while a circuit is open: no join then
+                log.log(level, "cachex %r: %s unreachable (%s); rerouted to %s",
+                        self.policy.alias, label, err,
+                        ", ".join(self.topology.node_label(n) for n, _ in plan.batches),
+                        extra=extra)
             return plan
         raise err
 
