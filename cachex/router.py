@@ -191,7 +191,7 @@ class Router:
             return [self._run_node(node, cmds, idempotent, degradable)]
         errors: dict[int, CachexError] = {}
         if self._suspects:
-            out, failed = self._run_suspected(batches)
+            out, failed = self._run_suspected(batches, idempotent, degradable, errors)
         else:
             try:
                 results = self.topology.execute_many(batches)
@@ -212,18 +212,24 @@ class Router:
                    degradable: bool = False) -> list[list[Any]]:
         """Replies per batch. Healthy nodes with plain batches are served by one coroutine
         that sends to every node before reading any (``aexecute_many``); otherwise every
-        node runs concurrently. Every node finishes before an error is raised, so no request
-        is left running in the background; as in ``run``, several nodes of which some failed
+        node runs concurrently. While a node is suspect, as in ``run``: open circuits fail
+        over without I/O, rerouted commands ride along in their stand-ins' round-trips.
+        Every node finishes before an error is raised, so no request is left running in the
+        background; as in ``run``, several nodes of which some failed
         raise ``PartialFailure``."""
         if len(batches) == 1:
             node, cmds = batches[0]
             return [await self._arun_node(node, cmds, idempotent, degradable)]
         errors: dict[int, CachexError] = {}
-        if self._suspects or not self.topology.wired(batches):
+        out: list[list[Any]]
+        failed: list[tuple[int, CachexError]] = []
+        if self._suspects:
+            out, failed = await self._arun_suspected(batches, idempotent, degradable, errors)
+        elif not self.topology.wired(batches):
             results = await asyncio.gather(
                 *[self._arun_node(node, cmds, idempotent, degradable) for node, cmds in batches],
                 return_exceptions=True)
-            out: list[list[Any]] = []
+            out = []
             for i, result in enumerate(results):
                 if isinstance(result, CachexError):
                     errors[i] = result
@@ -238,47 +244,141 @@ class Router:
             except self._driver_error as exc:
                 raise translate(exc, self.driver, f"{len(batches)} nodes") from exc
             out, failed = self._settle(batches, raw)
-            for i, err in failed:  # one after another: retries are the rare path
-                node, cmds = batches[i]
-                try:
-                    out[i] = await self._arun_failed(node, cmds, err, idempotent, degradable)
-                except CachexError as exc:
-                    errors[i] = exc
+        for i, err in failed:  # one after another: retries are the rare path
+            node, cmds = batches[i]
+            try:
+                out[i] = await self._arun_failed(node, cmds, err, idempotent, degradable)
+            except CachexError as exc:
+                errors[i] = exc
         if errors:
             raise self._partial(batches, errors)
         return out
 
-    def _run_suspected(self, batches: Sequence[NodeCommands]
-                       ) -> tuple[list[list[Any]], list[tuple[int, CachexError]]]:
-        """``execute_many`` while some node is suspect: a node whose circuit is open is
-        refused without I/O, the others still send together (a node out must not make
-        the healthy ones wait on each other). A suspect that answered is healthy again."""
-        live: list[int] = []
+    def _stage_suspected(self, batches: Sequence[NodeCommands], idempotent: bool,
+                         degradable: bool, errors: dict[int, CachexError]
+                         ) -> tuple[list[list[Any]], list[tuple[int, CachexError]],
+                                    dict[Hashable, list[Command]],
+                                    list[tuple[int, Reroute | None,
+                                               list[tuple[Hashable, int, int]]]]]:
+        """What to send while some node is suspect (no I/O; ``_run_suspected`` and its
+        twin send it). A node whose circuit is open is
+        refused without I/O and failed over at once (fixed nodes: an open circuit is never
+        retried there): failed open, or its commands rerouted *into the same round-trip*
+        as the other nodes' batches, appended to their stand-ins' command lists. So a node
+        out costs no extra round-trip, and the healthy nodes still send together. A suspect
+        that answered is healthy again. Returns the replies so far, the batches to retry,
+        the command lists per node and where each batch's part lies in them; fills
+        ``errors`` with the batches that failed for good."""
+        out: list[list[Any]] = [[] for _ in batches]
         failed: list[tuple[int, CachexError]] = []
-        for i, (node, _) in enumerate(batches):
+        send: dict[Hashable, list[Command]] = {}
+        spans: list[tuple[int, Reroute | None, list[tuple[Hashable, int, int]]]] = []
+        for i, (node, cmds) in enumerate(batches):
             try:
                 self._gate(node)
             except NodeUnavailable as exc:
-                failed.append((i, exc))
-            else:
-                live.append(i)
-        out: list[list[Any]] = [[] for _ in batches]
-        if live:
-            sub = [batches[i] for i in live]
+                if self._replan:  # Cluster: the retry re-reads the slot map
+                    failed.append((i, exc))
+                    continue
+                try:
+                    outcome = self._fail_over(exc, node, cmds, idempotent, degradable)
+                except CachexError as final:
+                    errors[i] = final
+                    continue
+                if isinstance(outcome, FailedReplies):
+                    out[i] = outcome
+                    continue
+                parts = []
+                for target, moved in outcome.batches:
+                    listed = send.setdefault(target, [])
+                    parts.append((target, len(listed), len(moved)))
+                    listed.extend(moved)
+                spans.append((i, outcome, parts))
+                continue
+            listed = send.setdefault(node, [])
+            spans.append((i, None, [(node, len(listed), len(cmds))]))
+            listed.extend(cmds)
+        return out, failed, send, spans
+
+    def _run_suspected(self, batches: Sequence[NodeCommands], idempotent: bool,
+                       degradable: bool, errors: dict[int, CachexError]
+                       ) -> tuple[list[list[Any]], list[tuple[int, CachexError]]]:
+        out, failed, send, spans = self._stage_suspected(batches, idempotent, degradable,
+                                                         errors)
+        if send:
+            nodes = list(send)
             try:
-                results = self.topology.execute_many(sub)
+                results = self.topology.execute_many([(n, send[n]) for n in nodes])
             except self._driver_error as exc:
-                raise translate(exc, self.driver, f"{len(sub)} nodes") from exc
-            replies, sub_failed = self._settle(sub, results)
-            broken = {j for j, _ in sub_failed}
-            for j, i in enumerate(live):
-                out[i] = replies[j]
-                node = batches[i][0]
-                if j not in broken and node in self._suspects:
-                    self._healthy(node)
-            failed += [(live[j], err) for j, err in sub_failed]
-            failed.sort(key=lambda pair: pair[0])
+                raise translate(exc, self.driver, f"{len(nodes)} nodes") from exc
+            self._settle_suspected(nodes, results, spans, out, failed, errors)
+        failed.sort(key=lambda pair: pair[0])
         return out, failed
+
+    async def _arun_suspected(self, batches: Sequence[NodeCommands], idempotent: bool,
+                              degradable: bool, errors: dict[int, CachexError]
+                              ) -> tuple[list[list[Any]], list[tuple[int, CachexError]]]:
+        """Async twin of ``_run_suspected``: one coroutine for wire batches, else one
+        task per node."""
+        out, failed, send, spans = self._stage_suspected(batches, idempotent, degradable,
+                                                         errors)
+        if send:
+            pairs = [(n, send[n]) for n in send]
+            try:
+                if self.topology.wired(pairs):
+                    results: Sequence[Any] = await self.topology.aexecute_many(pairs)
+                else:
+                    results = await asyncio.gather(
+                        *[self.topology.aexecute(n, c) for n, c in pairs],
+                        return_exceptions=True)
+            except self._driver_error as exc:
+                raise translate(exc, self.driver, f"{len(pairs)} nodes") from exc
+            self._settle_suspected(list(send), results, spans, out, failed, errors)
+        failed.sort(key=lambda pair: pair[0])
+        return out, failed
+
+    def _settle_suspected(self, nodes: list[Hashable], results: Sequence[Any],
+                          spans: list[tuple[int, Reroute | None, list[tuple[Hashable, int, int]]]],
+                          out: list[list[Any]], failed: list[tuple[int, CachexError]],
+                          errors: dict[int, CachexError]) -> None:
+        """Hand each batch its part of the nodes' replies (a rerouted batch: merged back
+        from its stand-ins' parts). No I/O."""
+        by_node: dict[Hashable, list[Any] | CachexError] = {}
+        for node, result in zip(nodes, results, strict=True):
+            if isinstance(result, BaseException):
+                err = (translate(result, self.driver, self.topology.node_label(node))
+                       if isinstance(result, self._driver_error) else result)
+                if not isinstance(err, CachexError):
+                    raise err
+                self._record(node, err)
+                by_node[node] = err
+            else:
+                by_node[node] = result
+                if node in self._suspects:
+                    self._healthy(node)
+        for i, plan, parts in spans:
+            pieces: list[list[Any]] = []
+            problem: CachexError | None = None
+            for node, start, count in parts:
+                got = by_node[node]
+                if isinstance(got, CachexError):
+                    problem = got
+                    break
+                piece = got[start:start + count]
+                bad = next((r for r in piece if isinstance(r, self._driver_error)), None)
+                if bad is not None:
+                    problem = translate(bad, self.driver, self.topology.node_label(node))
+                    break
+                pieces.append(piece)
+            if plan is None:
+                if problem is not None:
+                    failed.append((i, problem))
+                else:
+                    out[i] = pieces[0]
+            elif problem is not None:
+                errors[i] = problem
+            else:
+                out[i] = plan.merge(pieces)
 
     def _partial(self, batches: Sequence[NodeCommands], errors: dict[int, CachexError]
                  ) -> PartialFailure:
