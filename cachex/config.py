@@ -32,7 +32,7 @@ OPTION_KEYS = (
     "username", "password", "log_keys", "decode_fallbacks", "decompress_max_size", "signing",
     "metrics", "fast_path", "stampede", "near_cache",
 )
-POOL_KEYS = ("max_connections", "socket_timeout", "socket_connect_timeout",
+POOL_KEYS = ("max_connections", "pool_timeout", "socket_timeout", "socket_connect_timeout",
              "socket_keepalive", "health_check_interval", "client_name", "ssl_cert_reqs",
              "ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
 SENTINEL_KEYS = ("service", "username", "password", "socket_timeout", "db")
@@ -81,6 +81,8 @@ class Endpoint:
 @dataclass(frozen=True)
 class PoolOptions:
     max_connections: int | None = None
+    # How long a caller waits for a free connection of a bounded pool; None: socket_timeout
+    pool_timeout: float | None = None
     socket_timeout: float | None = 2.0
     socket_connect_timeout: float | None = 2.0
     socket_keepalive: bool = True
@@ -509,10 +511,18 @@ def _parse_pool(raw: Any) -> PoolOptions:
                                  or max_conn < 1):
         raise ConfigError(f"OPTIONS['pool']['max_connections'] must be a whole number >= 1, "
                           f"got {max_conn!r}")
+    pool_timeout = raw.get("pool_timeout")
+    if pool_timeout is not None and (
+            isinstance(pool_timeout, bool) or not isinstance(pool_timeout, (int, float))
+            or not 0 < pool_timeout < math.inf):
+        raise ConfigError("OPTIONS['pool']['pool_timeout'] must be a number of seconds > 0 "
+                          "(how long a caller waits for a free connection when "
+                          f"max_connections is reached), got {pool_timeout!r}")
     ssl = tuple(sorted((k, v) for k, v in raw.items() if k.startswith("ssl_")))
     _check_cert_reqs(raw)
     return PoolOptions(
         max_connections=max_conn,
+        pool_timeout=None if pool_timeout is None else float(pool_timeout),
         socket_timeout=_number(raw.get("socket_timeout", defaults.socket_timeout),
                                "OPTIONS['pool']['socket_timeout']", positive=True),
         socket_connect_timeout=_number(

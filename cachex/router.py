@@ -23,10 +23,13 @@ from .exceptions import (
     ClusterDown,
     ConnectionFailed,
     NodeUnavailable,
+    PartialFailure,
+    partial_failure_class,
 )
 from .policy import FailoverOptions, Policy, RetryPolicy
 from .policy.failover import FAIL_OPEN, REROUTE, FailedReplies, NoNeutralReply, neutral_replies
 from .policy.options import default_threshold
+from .policy.oversize import LIMIT_QUERY, may_be_oversize, parse_limit, too_large
 from .policy.reroute import NotReroutable, Reroute, reroute
 from .redact import key_redactor
 from .topology import Topology
@@ -87,6 +90,7 @@ class Router:
                      write: bool, idempotent: bool, degradable: bool) -> Any:
         """After the first attempt failed: retries, then the failover mode. (Kept out of
         ``call`` so that the hot path builds no closures.)"""
+        err = self._sized(err, node, [args])
         failed_at = time.monotonic()
         try:
             return self.retry.recover(
@@ -121,6 +125,7 @@ class Router:
     async def _acall_failed(self, err: CachexError, node: Hashable | None, key: str,
                             args: Command, write: bool, idempotent: bool,
                             degradable: bool) -> Any:
+        err = await self._asized(err, node, [args])
         failed_at = time.monotonic()
         try:
             return await self.retry.arecover(
@@ -176,47 +181,228 @@ class Router:
             degradable: bool = False) -> list[list[Any]]:
         """Replies per batch, in batch order. Several healthy nodes overlap their network
         waits (``execute_many``: every request is sent before any reply is read). A node
-        that failed open answers with a ``FailedReplies`` list of neutral replies."""
-        if len(batches) == 1 or self._suspects:
-            return [self._run_node(node, cmds, idempotent, degradable) for node, cmds in batches]
-        try:
-            results = self.topology.execute_many(batches)
-        except self._driver_error as exc:  # a redirect's slow path failed: nothing to retry
-            raise translate(exc, self.driver, f"{len(batches)} nodes") from exc
-        out, failed = self._settle(batches, results)
+        that failed open answers with a ``FailedReplies`` list of neutral replies. Every
+        node is attempted; when some of several fail, ``PartialFailure`` says which."""
+        if len(batches) == 1:
+            node, cmds = batches[0]
+            return [self._run_node(node, cmds, idempotent, degradable)]
+        errors: dict[int, CachexError] = {}
+        if self._suspects:
+            out, failed = self._run_suspected(batches, idempotent, degradable, errors)
+        else:
+            try:
+                results = self.topology.execute_many(batches)
+            except self._driver_error as exc:  # a redirect's slow path failed: no retry
+                raise translate(exc, self.driver, f"{len(batches)} nodes") from exc
+            out, failed = self._settle(batches, results)
         for i, err in failed:
             node, cmds = batches[i]
-            out[i] = self._run_failed(node, cmds, err, idempotent, degradable)
+            try:
+                out[i] = self._run_failed(node, cmds, err, idempotent, degradable)
+            except CachexError as exc:
+                errors[i] = exc
+        if errors:
+            raise self._partial(batches, errors)
         return out
 
     async def arun(self, batches: Sequence[NodeCommands], *, idempotent: bool = True,
                    degradable: bool = False) -> list[list[Any]]:
         """Replies per batch. Healthy nodes with plain batches are served by one coroutine
         that sends to every node before reading any (``aexecute_many``); otherwise every
-        node runs concurrently. Every node finishes before an error is raised, so no request
-        is left running in the background."""
+        node runs concurrently. While a node is suspect, as in ``run``: open circuits fail
+        over without I/O, rerouted commands ride along in their stand-ins' round-trips.
+        Every node finishes before an error is raised, so no request is left running in the
+        background; as in ``run``, several nodes of which some failed
+        raise ``PartialFailure``."""
         if len(batches) == 1:
             node, cmds = batches[0]
             return [await self._arun_node(node, cmds, idempotent, degradable)]
-        if self._suspects or not self.topology.wired(batches):
-            return await _gather([self._arun_node(node, cmds, idempotent, degradable)
-                                  for node, cmds in batches])
-        try:
-            results = await self.topology.aexecute_many(batches)
-        except self._driver_error as exc:
-            raise translate(exc, self.driver, f"{len(batches)} nodes") from exc
-        out, failed = self._settle(batches, results)
+        errors: dict[int, CachexError] = {}
+        out: list[list[Any]]
+        failed: list[tuple[int, CachexError]] = []
+        if self._suspects:
+            out, failed = await self._arun_suspected(batches, idempotent, degradable, errors)
+        elif not self.topology.wired(batches):
+            results = await asyncio.gather(
+                *[self._arun_node(node, cmds, idempotent, degradable) for node, cmds in batches],
+                return_exceptions=True)
+            out = []
+            for i, result in enumerate(results):
+                if isinstance(result, CachexError):
+                    errors[i] = result
+                    out.append([])
+                elif isinstance(result, BaseException):
+                    raise result
+                else:
+                    out.append(result)
+        else:
+            try:
+                raw = await self.topology.aexecute_many(batches)
+            except self._driver_error as exc:
+                raise translate(exc, self.driver, f"{len(batches)} nodes") from exc
+            out, failed = self._settle(batches, raw)
         for i, err in failed:  # one after another: retries are the rare path
             node, cmds = batches[i]
-            out[i] = await self._arun_failed(node, cmds, err, idempotent, degradable)
+            try:
+                out[i] = await self._arun_failed(node, cmds, err, idempotent, degradable)
+            except CachexError as exc:
+                errors[i] = exc
+        if errors:
+            raise self._partial(batches, errors)
         return out
+
+    def _stage_suspected(self, batches: Sequence[NodeCommands], idempotent: bool,
+                         degradable: bool, errors: dict[int, CachexError]
+                         ) -> tuple[list[list[Any]], list[tuple[int, CachexError]],
+                                    dict[Hashable, list[Command]],
+                                    list[tuple[int, Reroute | None,
+                                               list[tuple[Hashable, int, int]]]]]:
+        """What to send while some node is suspect (no I/O; ``_run_suspected`` and its
+        twin send it). A node whose circuit is open is
+        refused without I/O and failed over at once (fixed nodes: an open circuit is never
+        retried there): failed open, or its commands rerouted *into the same round-trip*
+        as the other nodes' batches, appended to their stand-ins' command lists. So a node
+        out costs no extra round-trip, and the healthy nodes still send together. A suspect
+        that answered is healthy again. Returns the replies so far, the batches to retry,
+        the command lists per node and where each batch's part lies in them; fills
+        ``errors`` with the batches that failed for good."""
+        out: list[list[Any]] = [[] for _ in batches]
+        failed: list[tuple[int, CachexError]] = []
+        send: dict[Hashable, list[Command]] = {}
+        spans: list[tuple[int, Reroute | None, list[tuple[Hashable, int, int]]]] = []
+        for i, (node, cmds) in enumerate(batches):
+            try:
+                self._gate(node)
+            except NodeUnavailable as exc:
+                if self._replan:  # Cluster: the retry re-reads the slot map
+                    failed.append((i, exc))
+                    continue
+                try:
+                    outcome = self._fail_over(exc, node, cmds, idempotent, degradable)
+                except CachexError as final:
+                    errors[i] = final
+                    continue
+                if isinstance(outcome, FailedReplies):
+                    out[i] = outcome
+                    continue
+                parts = []
+                for target, moved in outcome.batches:
+                    listed = send.setdefault(target, [])
+                    parts.append((target, len(listed), len(moved)))
+                    listed.extend(moved)
+                spans.append((i, outcome, parts))
+                continue
+            listed = send.setdefault(node, [])
+            spans.append((i, None, [(node, len(listed), len(cmds))]))
+            listed.extend(cmds)
+        return out, failed, send, spans
+
+    def _run_suspected(self, batches: Sequence[NodeCommands], idempotent: bool,
+                       degradable: bool, errors: dict[int, CachexError]
+                       ) -> tuple[list[list[Any]], list[tuple[int, CachexError]]]:
+        out, failed, send, spans = self._stage_suspected(batches, idempotent, degradable,
+                                                         errors)
+        if send:
+            nodes = list(send)
+            try:
+                results = self.topology.execute_many([(n, send[n]) for n in nodes])
+            except self._driver_error as exc:
+                raise translate(exc, self.driver, f"{len(nodes)} nodes") from exc
+            self._settle_suspected(nodes, results, spans, out, failed, errors)
+        failed.sort(key=lambda pair: pair[0])
+        return out, failed
+
+    async def _arun_suspected(self, batches: Sequence[NodeCommands], idempotent: bool,
+                              degradable: bool, errors: dict[int, CachexError]
+                              ) -> tuple[list[list[Any]], list[tuple[int, CachexError]]]:
+        """Async twin of ``_run_suspected``: one coroutine for wire batches, else one
+        task per node."""
+        out, failed, send, spans = self._stage_suspected(batches, idempotent, degradable,
+                                                         errors)
+        if send:
+            pairs = [(n, send[n]) for n in send]
+            try:
+                if self.topology.wired(pairs):
+                    results: Sequence[Any] = await self.topology.aexecute_many(pairs)
+                else:
+                    results = await asyncio.gather(
+                        *[self.topology.aexecute(n, c) for n, c in pairs],
+                        return_exceptions=True)
+            except self._driver_error as exc:
+                raise translate(exc, self.driver, f"{len(pairs)} nodes") from exc
+            self._settle_suspected(list(send), results, spans, out, failed, errors)
+        failed.sort(key=lambda pair: pair[0])
+        return out, failed
+
+    def _settle_suspected(self, nodes: list[Hashable], results: Sequence[Any],
+                          spans: list[tuple[int, Reroute | None, list[tuple[Hashable, int, int]]]],
+                          out: list[list[Any]], failed: list[tuple[int, CachexError]],
+                          errors: dict[int, CachexError]) -> None:
+        """Hand each batch its part of the nodes' replies (a rerouted batch: merged back
+        from its stand-ins' parts). No I/O."""
+        by_node: dict[Hashable, list[Any] | CachexError] = {}
+        for node, result in zip(nodes, results, strict=True):
+            if isinstance(result, BaseException):
+                err = (translate(result, self.driver, self.topology.node_label(node))
+                       if isinstance(result, self._driver_error) else result)
+                if not isinstance(err, CachexError):
+                    raise err
+                self._record(node, err)
+                by_node[node] = err
+            else:
+                by_node[node] = result
+                if node in self._suspects:
+                    self._healthy(node)
+        for i, plan, parts in spans:
+            pieces: list[list[Any]] = []
+            problem: CachexError | None = None
+            for node, start, count in parts:
+                got = by_node[node]
+                if isinstance(got, CachexError):
+                    problem = got
+                    break
+                piece = got[start:start + count]
+                bad = next((r for r in piece if isinstance(r, self._driver_error)), None)
+                if bad is not None:
+                    problem = translate(bad, self.driver, self.topology.node_label(node))
+                    break
+                pieces.append(piece)
+            if plan is None:
+                if problem is not None:
+                    failed.append((i, problem))
+                else:
+                    out[i] = pieces[0]
+            elif problem is not None:
+                errors[i] = problem
+            else:
+                out[i] = plan.merge(pieces)
+
+    def _partial(self, batches: Sequence[NodeCommands], errors: dict[int, CachexError]
+                 ) -> PartialFailure:
+        """The error for a multi-node request of which the nodes in ``errors`` failed.
+        ``applied``/``not_applied`` hold node labels here (the facade, which knows the
+        caller's keys, puts those in); ``failed_batches`` the failed batches' indexes."""
+        label = self.topology.node_label
+        first = errors[min(errors)]
+        failed = [label(batches[i][0]) for i in sorted(errors)]
+        ok = [label(node) for i, (node, _) in enumerate(batches) if i not in errors]
+        per_node = "; ".join(f"{label(batches[i][0])}: {type(e).__name__} ({e})"
+                             for i, e in sorted(errors.items()))
+        err = partial_failure_class(type(first))(
+            f"cachex {self.policy.alias!r}: {len(failed)} of {len(batches)} nodes failed, "
+            f"{len(ok)} applied the request; {per_node}",
+            applied=ok, not_applied=failed,
+            errors={label(batches[i][0]): e for i, e in sorted(errors.items())})
+        err.failed_batches = sorted(errors)
+        err.__cause__ = first
+        return err
 
     def _settle(self, batches: Sequence[NodeCommands],
                 results: Sequence[list[Any] | BaseException]
                 ) -> tuple[list[list[Any]], list[tuple[int, CachexError]]]:
-        """Sort ``execute_many``'s results: replies per node, and the nodes whose connection
-        failed (recorded for the breaker; the caller retries them). A command's own error
-        reply raises, as a pipeline would."""
+        """Sort ``execute_many``'s results: replies per node, and the nodes that failed
+        (recorded for the breaker; the caller retries them): a broken connection, or an
+        error reply (the first one stands for the node, as a pipeline would raise it)."""
         out: list[list[Any]] = []
         failed: list[tuple[int, CachexError]] = []
         for i, ((node, _), result) in enumerate(zip(batches, results, strict=True)):
@@ -230,9 +416,13 @@ class Router:
                 out.append([])
                 continue
             if type(result) is not Clean:
-                for reply in result:
-                    if isinstance(reply, self._driver_error):
-                        raise translate(reply, self.driver, self.topology.node_label(node))
+                bad = next((r for r in result if isinstance(r, self._driver_error)), None)
+                if bad is not None:
+                    err = translate(bad, self.driver, self.topology.node_label(node))
+                    self._record(node, err)
+                    failed.append((i, err))
+                    out.append([])
+                    continue
             out.append(result)
         return out, failed
 
@@ -256,6 +446,7 @@ class Router:
     def _run_failed(self, node: Any, cmds: list[Command], err: CachexError, idempotent: bool,
                     degradable: bool) -> list[Any]:
         """After a node's first attempt failed: retries, then the failover mode."""
+        err = self._sized(err, node, cmds)
         failed_at = time.monotonic()
         try:
             return self.retry.recover(err, lambda: self._run_again(node, cmds, failed_at),
@@ -286,6 +477,7 @@ class Router:
 
     async def _arun_failed(self, node: Any, cmds: list[Command], err: CachexError,
                            idempotent: bool, degradable: bool) -> list[Any]:
+        err = await self._asized(err, node, cmds)
         failed_at = time.monotonic()
         try:
             return await self.retry.arecover(
@@ -338,6 +530,31 @@ class Router:
         if plan is None:
             return await self._arun_on(node, cmds)
         return plan.merge(await self._arun_plan(plan))
+
+    def _sized(self, err: CachexError, node: Hashable | None, cmds: list[Command]
+               ) -> CachexError:
+        """``ValueTooLarge`` instead of ``err`` when a command's value was over the node's
+        request limit (asked from the node; see ``policy/oversize.py``), so no retry
+        re-sends it."""
+        size = may_be_oversize(err, cmds)
+        if not size or node is None:
+            return err
+        try:
+            reply = self.topology.node_client(node).execute_command(*LIMIT_QUERY)
+        except (self._driver_error, CachexError):
+            reply = None
+        return too_large(size, parse_limit(reply), self.topology.node_label(node), err)
+
+    async def _asized(self, err: CachexError, node: Hashable | None, cmds: list[Command]
+                      ) -> CachexError:
+        size = may_be_oversize(err, cmds)
+        if not size or node is None:
+            return err
+        try:
+            reply = await self.topology.anode_client(node).execute_command(*LIMIT_QUERY)
+        except (self._driver_error, CachexError):
+            reply = None
+        return too_large(size, parse_limit(reply), self.topology.node_label(node), err)
 
     def _run_plan(self, plan: Reroute) -> list[list[Any]]:
         return [self._run_on(node, cmds) for node, cmds in plan.batches]
@@ -447,10 +664,12 @@ class Router:
             if plan is None:
                 raise err
             self.stats.incr("reroutes")
-            log.log(logging.DEBUG if quiet else logging.INFO,
-                    "cachex %r: %s unreachable (%s); rerouted to %s", self.policy.alias, label,
-                    err, ", ".join(self.topology.node_label(n) for n, _ in plan.batches),
-                    extra=extra)
+            level = logging.DEBUG if quiet else logging.INFO
+            if log.isEnabledFor(level):  # every call while a circuit is open: no join then
+                log.log(level, "cachex %r: %s unreachable (%s); rerouted to %s",
+                        self.policy.alias, label, err,
+                        ", ".join(self.topology.node_label(n) for n, _ in plan.batches),
+                        extra=extra)
             return plan
         raise err
 

@@ -11,6 +11,7 @@ from .exceptions import (
     ConnectionFailed,
     NodeUnavailable,
     NotAnInteger,
+    PoolExhausted,
     ReadOnlyNode,
     WrongType,
 )
@@ -41,9 +42,9 @@ def sent_before_failure(exc: BaseException) -> bool:
     """Whether a failed command may have reached the server (then replay is unsafe).
 
     Refused or timed-out *connects* and open circuits never sent anything; a failure after
-    the connection was up might have.
+    the connection was up might have. A full pool never got a connection to send on.
     """
-    if isinstance(exc, NodeUnavailable):
+    if isinstance(exc, (NodeUnavailable, PoolExhausted)):
         return False
     text = str(exc.__cause__ or exc)
     return not ("connecting to" in text or "Timeout connecting" in text)
@@ -55,7 +56,8 @@ def unreachable(exc: BaseException) -> bool:
     connection is not counted by itself: it is often a stale connection from before a
     restart, and the retry's fresh connect tells whether the node is really gone.
     """
-    if isinstance(exc, NodeUnavailable) or not isinstance(exc, ConnectionFailed):
+    if isinstance(exc, (NodeUnavailable, PoolExhausted)) \
+            or not isinstance(exc, ConnectionFailed):
         return False
     return isinstance(exc, CommandTimeout) or not sent_before_failure(exc)
 

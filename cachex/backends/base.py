@@ -21,7 +21,7 @@ from django.core.cache.backends.base import (
 )
 
 from ..drivers import Driver
-from ..exceptions import CommandError, NotAnInteger
+from ..exceptions import CommandError, NotAnInteger, PartialFailure
 from ..policy import FailedReplies
 from ..redact import key_redactor
 from ..router import NodeCommands
@@ -252,11 +252,15 @@ class CachexCache(RawAccess, ExtendedAPI, BaseCache):
             return []
         ms = self._ms(timeout)
         batches = self._plan(list(encoded), write=True)
-        if ms == GONE:
-            replies = yield Run(self._per_group(batches, "DEL"), degradable=True)
-        else:
-            replies = yield Run([(b.node, [set_args(k, encoded[k], ms) for k in b.keys])
-                                 for b in batches], degradable=True)
+        try:
+            if ms == GONE:
+                replies = yield Run(self._per_group(batches, "DEL"), degradable=True)
+            else:
+                replies = yield Run([(b.node, [set_args(k, encoded[k], ms) for k in b.keys])
+                                     for b in batches], degradable=True)
+        except PartialFailure as exc:
+            raise exc.for_keys("set_many", [b.keys for b in batches],
+                               dict(zip(made, data))) from exc.__cause__
         # Django's contract: return the keys that were not stored (a node failed open)
         dropped = {k for b, r in zip(batches, replies) if isinstance(r, FailedReplies)
                    for k in b.keys}
@@ -265,11 +269,16 @@ class CachexCache(RawAccess, ExtendedAPI, BaseCache):
     def _delete_many(self, keys: Iterable[Any], version: int | None) -> Flow[int | None]:
         # How many keys were deleted (django-redis), but None for no keys at all: Django's
         # own tests assert that (test_delete_many_no_keys).
+        keys = list(keys)
         made = self._make_keys(keys, version)
         if not made:
             return None
-        replies = yield Run(self._per_group(self._plan(made, write=True), "DEL"),
-                            degradable=True)
+        batches = self._plan(made, write=True)
+        try:
+            replies = yield Run(self._per_group(batches, "DEL"), degradable=True)
+        except PartialFailure as exc:
+            raise exc.for_keys("delete_many", [b.keys for b in batches],
+                               dict(zip(made, keys))) from exc.__cause__
         return sum(int(n or 0) for per_node in replies for n in per_node)
 
     def _set_if(self, key: Any, value: Any, timeout: Any, version: int | None, nx: bool,
@@ -287,6 +296,7 @@ class CachexCache(RawAccess, ExtendedAPI, BaseCache):
         return bool((yield Call(k, (*set_args(k, v, ms), "XX"), degradable=True)))
 
     def _clear(self) -> Flow[None]:
+        # A PartialFailure here lists node labels as applied / not_applied.
         yield Run([(node, [("FLUSHDB",)]) for node in self._topology.primaries()])
 
     def _incr_version(self, key: Any, delta: int, version: int | None) -> Flow[int]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..exceptions import ConnectionFailed, NodeUnavailable
+from ..exceptions import ConnectionFailed, NodeUnavailable, PoolExhausted
 from ..stampede.lua import DEGRADABLE as DEGRADABLE_SCRIPTS
 from ..translate import sent_before_failure
 
@@ -79,10 +79,14 @@ def decide(mode: str, err: BaseException, *, idempotent: bool, degradable: bool,
     Only unreachable nodes (connection errors, timeouts, open circuits) are failed over, and
     only for degradable steps; a server's answer (WRONGTYPE, READONLY...) is always raised.
     Rerouting re-sends the step to another node, so a non-idempotent step (add) is only
-    rerouted when it surely never reached the first node.
+    rerouted when it surely never reached the first node. A full pool (``PoolExhausted``)
+    is not a node failure: it fails open under fail_open but is never rerouted (the node is
+    up and keeps its keys; writing them elsewhere would leave stale copies behind).
     """
     if mode == RAISE or not degradable or not isinstance(err, ConnectionFailed):
         return RAISE
+    if isinstance(err, PoolExhausted):
+        return FAIL_OPEN if mode == FAIL_OPEN else RAISE
     if mode == FAIL_OPEN:
         return FAIL_OPEN
     if mode == REROUTE and can_reroute and (

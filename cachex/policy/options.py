@@ -16,6 +16,7 @@ from ..exceptions import (
     CommandTimeout,
     ConnectionFailed,
     NodeUnavailable,
+    PoolExhausted,
     ReadOnlyNode,
 )
 
@@ -33,10 +34,14 @@ def error_class(exc: BaseException) -> str | None:
     ``ConnectionFailed``): retrying a timeout doubles the wait on a hung node, so it has to
     be asked for. An open circuit is "circuit_open", which users cannot list: retrying it is
     pointless where nodes are fixed servers (the circuit stays open for its cooldown), and
-    only a Cluster policy retries it, because there the retry re-reads the slot map.
+    only a Cluster policy retries it, because there the retry re-reads the slot map. A full
+    pool is "pool", never retried either: the caller has already waited ``pool_timeout``
+    for a connection, and the node is not at fault.
     """
     if isinstance(exc, NodeUnavailable):
         return "circuit_open"
+    if isinstance(exc, PoolExhausted):
+        return "pool"
     if isinstance(exc, CommandTimeout):
         return "timeout"
     if isinstance(exc, ConnectionFailed):

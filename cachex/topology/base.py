@@ -10,11 +10,12 @@ from typing import Any
 
 from ..config import Endpoint, Settings
 from ..drivers import Driver
+from ..exceptions import PoolExhausted
 from ..routing import Batch
 from . import pools, seam, wire
-from .connect import connection_kwargs
+from .connect import connection_kwargs, make_pool
 from .freshness import MapFreshness
-from .idle import AsyncCheckout, AsyncIdle, Checkout, Idle
+from .idle import PARK, AsyncCheckout, AsyncIdle, Checkout, Idle
 
 _tokens = itertools.count(1)
 _build_lock = threading.Lock()
@@ -61,9 +62,13 @@ class Topology(ABC):
             driver.name, driver.async_pool, sync_classes, async_classes, settings.alias)
         # Batches of plain commands go straight on the wire (wire.py, when hiredis is there).
         self.wire = self.fast
+        # No parking with a bounded pool: a parked connection is checked out of it, and
+        # callers waiting on the pool for a free connection would not see it.
+        self._bounded = bool(settings.pool.max_connections)
+        park = 0 if self._bounded else PARK
         if self.fast:
-            self._idle: Idle | Checkout = Idle(driver.checkout)  # parked between batches
-            self._aidle: AsyncIdle | AsyncCheckout = AsyncIdle(driver.acheckout)
+            self._idle: Idle | Checkout = Idle(driver.checkout, park)  # parked between batches
+            self._aidle: AsyncIdle | AsyncCheckout = AsyncIdle(driver.acheckout, park)
         else:
             self._idle, self._aidle = Checkout(driver.checkout), AsyncCheckout(driver.acheckout)
 
@@ -211,7 +216,8 @@ class Topology(ABC):
         inflight: list[tuple[int, Any, Any, Any, list[tuple[Any, ...]], bool, int]] = []
         driver = self.driver
         try:
-            for i, (node, node_commands) in enumerate(batches):
+            for i in self._send_order(batches):
+                node, node_commands = batches[i]
                 client = self.node_client(node)
                 pool = client.connection_pool
                 commands, acked = self._acked(node, node_commands)
@@ -222,7 +228,7 @@ class Topology(ABC):
                     conn = self._idle.take(pool)
                     conn.send_packed_command(
                         payload if payload is not None else conn.pack_commands(commands))
-                except driver.base_error as exc:
+                except (driver.base_error, PoolExhausted) as exc:
                     if conn is not None:
                         self._idle.failed(pool, conn)
                         pool.release(conn)
@@ -268,7 +274,8 @@ class Topology(ABC):
         inflight: list[tuple[int, Any, Any, list[tuple[Any, ...]], bool, int]] = []
         driver = self.driver
         try:
-            for i, (node, node_commands) in enumerate(batches):
+            for i in self._send_order(batches):
+                node, node_commands = batches[i]
                 pool = self.anode_client(node).connection_pool
                 commands, acked = self._acked(node, node_commands)
                 kind = self._wired(commands)
@@ -277,7 +284,7 @@ class Topology(ABC):
                 try:
                     conn = await self._aidle.take(pool)
                     await wire.asend(conn, payload, driver)
-                except driver.base_error as exc:
+                except (driver.base_error, PoolExhausted) as exc:
                     if conn is not None:
                         await self._aidle.failed(pool, conn)
                         await pool.release(conn)
@@ -299,6 +306,16 @@ class Topology(ABC):
                 await self._aidle.failed(pool, conn)
                 await pool.release(conn)
         return results
+
+    def _send_order(self, batches: Sequence[tuple[Any, list[tuple[Any, ...]]]]
+                    ) -> Sequence[int]:
+        """The order in which ``execute_many`` takes each node's connection. With bounded
+        pools, always the same order of nodes: two callers each holding one node's last
+        connection while waiting for the other's would otherwise wait out the pool
+        timeout."""
+        if not self._bounded:
+            return range(len(batches))
+        return sorted(range(len(batches)), key=lambda i: self.node_label(batches[i][0]))
 
     def wired(self, batches: Sequence[tuple[Any, list[tuple[Any, ...]]]]) -> bool:
         """True when every batch may take the wire path (``aexecute_many`` needs that)."""
@@ -367,9 +384,8 @@ class Topology(ABC):
         with _build_lock:
             client = self._sync.get(endpoint.identity)
             if client is None:
-                kw = connection_kwargs(self.driver, endpoint, self.settings.pool,
-                                       asynchronous=False)
-                client = self.driver.client(connection_pool=self.driver.pool(**kw))
+                client = self.driver.client(connection_pool=make_pool(
+                    self.driver, endpoint, self.settings.pool, asynchronous=False))
                 self._sync[endpoint.identity] = client
             return client
 
@@ -379,9 +395,8 @@ class Topology(ABC):
         try:
             return clients[key]
         except KeyError:
-            kw = connection_kwargs(self.driver, endpoint, self.settings.pool, asynchronous=True)
-            client = clients[key] = self.driver.async_client(
-                connection_pool=self.driver.async_pool(**kw))
+            client = clients[key] = self.driver.async_client(connection_pool=make_pool(
+                self.driver, endpoint, self.settings.pool, asynchronous=True))
             return client
 
     def _disconnect_endpoints(self, endpoints: Sequence[Endpoint]) -> None:

@@ -7,6 +7,8 @@ parked here skips that, and is still checked the way the pool checks it: same pr
 still connected, nothing unread on the socket (a closed or dirty connection goes back to the
 pool, which reconnects it). The pool still owns every
 connection: ``max_connections`` holds, and ``drain`` hands parked ones back (on disconnect).
+A bounded pool parks nothing: callers waiting on it for a free connection would not see one
+parked here.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ QUIET_AFTER_FAILURE = 1.0  # seconds without parking once a pool's connection br
 
 
 class Idle:
-    __slots__ = ("__weakref__", "_checkout", "_lock", "_parked", "_paused")
+    __slots__ = ("__weakref__", "_checkout", "_lock", "_park", "_parked", "_paused")
 
-    def __init__(self, checkout: Any) -> None:
+    def __init__(self, checkout: Any, park: int = PARK) -> None:
         self._checkout = checkout  # the driver's pool checkout (its signature differs)
+        self._park = park  # at most this many parked per pool (0: none, for bounded pools)
         self._reset()
         _instances.add(self)
 
@@ -64,7 +67,7 @@ class Idle:
             with self._lock:
                 if not self._paused or self._paused.get(key, 0.0) <= time.monotonic():
                     parked = self._parked.setdefault(key, [])
-                    if len(parked) < PARK:
+                    if len(parked) < self._park:
                         parked.append(conn)
                         return
         pool.release(conn)
@@ -116,10 +119,11 @@ class AsyncIdle:
     connections live on the pool object itself (gone with it) and need no lock: nothing
     awaits between looking at the list and changing it."""
 
-    __slots__ = ("_checkout",)
+    __slots__ = ("_checkout", "_park")
 
-    def __init__(self, checkout: Any) -> None:
+    def __init__(self, checkout: Any, park: int = PARK) -> None:
         self._checkout = checkout  # the driver's async pool checkout
+        self._park = park
 
     async def take(self, pool: Any) -> Any:
         parked = seam.pool_state(pool).get(_PARKED)
@@ -135,7 +139,7 @@ class AsyncIdle:
         state = seam.pool_state(pool)
         if conn.is_connected and state.get(_PAUSED, 0.0) <= time.monotonic():
             parked = state.setdefault(_PARKED, [])
-            if len(parked) < PARK:
+            if len(parked) < self._park:
                 parked.append(conn)
                 return
         await pool.release(conn)
