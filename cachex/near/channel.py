@@ -34,8 +34,10 @@ log = logging.getLogger("cachex.near")
 CHANNEL = b"__redis__:invalidate"
 # How often the channel proves the server is there and still a primary (seconds).
 INTERVAL = 1.0
-# How long to wait before connecting again after a failure (seconds).
+# How long to wait before connecting again after a failure (seconds), doubled after each
+# failure in a row up to BACKOFF_MAX (a server that refuses tracking is not hammered).
 BACKOFF = 0.2
+BACKOFF_MAX = 5.0
 
 
 def _text(value: Any) -> str:
@@ -94,11 +96,12 @@ class Channel:
     def _run(self) -> None:
         failures = 0
         while not self._stop.is_set():
+            ups = self.ups
             try:
                 self._serve()
                 failures = 0
             except Exception as exc:
-                failures += 1
+                failures = 1 if self.ups != ups else failures + 1  # it was up: a new outage
                 if failures == 1 and not self._stop.is_set():
                     log.warning("cachex near cache: invalidation channel to %s lost (%s: "
                                 "%s); local copies dropped until it is back", self.label,
@@ -111,7 +114,7 @@ class Channel:
                     except Exception:
                         pass
                 self._conns.clear()
-            self._stop.wait(BACKOFF)
+            self._stop.wait(min(BACKOFF * 2 ** max(failures - 1, 0), BACKOFF_MAX))
 
     def _down(self) -> None:
         if self.up:
