@@ -279,3 +279,22 @@ def test_a_read_that_raced_a_write_is_not_kept(near_cache: Any, monkeypatch: Any
     monkeypatch.setattr(NearCache, "keep", racing)
     assert cache.get("k") == "old"  # the racing read returns what it read...
     assert raced and cache.get("k") == 5  # ...but did not keep it
+
+
+def test_memory_stays_bounded_reading_many_distinct_keys(near_cache: Any) -> None:
+    cache = near_cache("single", max_entries=300, max_bytes=20_000)
+    keys = [f"m{i}" for i in range(5000)]
+    for i in range(0, len(keys), 500):
+        cache.set_many({k: "x" * 40 for k in keys[i:i + 500]}, None)
+    import time
+
+    time.sleep(0.2)  # the writes' own invalidations are in
+    for i in range(0, len(keys), 500):  # each key read once
+        assert len(cache.get_many(keys[i:i + 500])) == 500
+        stats = cache.near_stats()
+        assert stats["entries"] <= 300 and stats["bytes"] <= 20_000
+    for key in keys[:200]:
+        assert cache.get(key) == "x" * 40
+    stats = cache.near_stats()
+    assert stats["fills"] > 300 and stats["evictions"] > 0
+    assert stats["entries"] <= 300 and stats["bytes"] <= 20_000
