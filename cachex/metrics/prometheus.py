@@ -64,6 +64,12 @@ class CachexCollector(Collector):
                                           "Circuit breaker state changes", labels=["alias", "to"])
         circuit = GaugeMetricFamily("cachex_circuit_open", "1 while a node's circuit is open "
                                     "or half-open in this process", labels=["alias", "node"])
+        near = CounterMetricFamily("cachex_near_events", "Near cache counters (hits are not "
+                                   "in cachex_hits: they never reach the router): hits, "
+                                   "misses, fills, invalidations, evictions, expired, "
+                                   "flushes, drops", labels=["alias", "event"])
+        near_size = GaugeMetricFamily("cachex_near_size", "What the near cache holds now: "
+                                      "entries, bytes, channels_up", labels=["alias", "what"])
         with _lock:
             routers = list(self.routers)
         sums: dict[str, dict[tuple[str, ...], Any]] = {
@@ -127,8 +133,20 @@ class CachexCollector(Collector):
             retries.add_metric([alias], counts.get("retries", 0))
             transitions.add_metric([alias, "open"], counts.get("circuit_opens", 0))
             transitions.add_metric([alias, "closed"], counts.get("circuit_closes", 0))
+        from ..near.core import live  # OPTIONS["near_cache"]: docs/near-cache.md
+
+        for alias in sorted({router.alias for router in routers}):
+            totals: dict[str, int] = {}
+            for cache in live(alias):
+                for name, n in cache.stats().items():
+                    totals[name] = totals.get(name, 0) + n
+            for name, n in totals.items():
+                if name in ("entries", "bytes", "channels_up"):
+                    near_size.add_metric([alias, name], n)
+                else:
+                    near.add_metric([alias, name], n)
         yield from (ops, duration, hits, misses, errors, failovers, events, retries,
-                    transitions, circuit)
+                    transitions, circuit, near, near_size)
 
 
 def collector_for(registry: Any) -> CachexCollector:

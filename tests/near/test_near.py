@@ -298,3 +298,21 @@ def test_memory_stays_bounded_reading_many_distinct_keys(near_cache: Any) -> Non
     stats = cache.near_stats()
     assert stats["fills"] > 300 and stats["evictions"] > 0
     assert stats["entries"] <= 300 and stats["bytes"] <= 20_000
+
+
+def test_prometheus_shows_the_near_cache_counters(near_cache: Any) -> None:
+    pytest.importorskip("prometheus_client")
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    registry = CollectorRegistry()
+    cache = near_cache("single", options={"metrics": {"prometheus": {"registry": registry}}})
+    cache.set("k", "v")
+    warm(cache, "k")
+    cache.get("k")
+    text = generate_latest(registry).decode()
+    hits = [line for line in text.splitlines()
+            if line.startswith("cachex_near_events_total") and 'event="hits"' in line]
+    assert hits and float(hits[0].rsplit(" ", 1)[1]) >= 1
+    up = [line for line in text.splitlines()
+          if line.startswith('cachex_near_size{alias="?",what="channels_up"}')]
+    assert up and float(up[0].rsplit(" ", 1)[1]) >= 1
