@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 
 
-.PHONY: demo test test-compat test-fast lint type check docs bench bench-quick clean
+.PHONY: demo test test-compat test-drivers test-fast dist lint type check docs bench bench-quick clean
 
 demo:            ## start a local lab of real servers and tour cachex on it
 	bash scripts/bootstrap.sh test,bench
@@ -13,6 +13,11 @@ test:            ## the whole test suite against real servers (what CI runs)
 	bash scripts/bootstrap.sh test
 	$(PY) -m pytest $(PYTEST_ARGS)
 	bash scripts/compat.sh
+	$(MAKE) dist
+
+dist:            ## build sdist + wheel (no warnings), twine check, smoke-test both installed
+	bash scripts/bootstrap.sh test,release
+	bash scripts/dist.sh
 
 test-compat:     ## oldest and newest Python x Django pairs (part of `make test`)
 	bash scripts/bootstrap.sh test
@@ -45,4 +50,4 @@ bench-quick:     ## quick benchmark run (under a minute)
 	$(PY) -m benchmarks --quick
 
 clean:
-	rm -rf $(VENV) .venv-compat-* .cache .pytest_cache .mypy_cache .ruff_cache site
+	rm -rf $(VENV) .venv-compat-* .venv-drivers .cache .pytest_cache .mypy_cache .ruff_cache site dist build
