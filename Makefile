@@ -11,9 +11,14 @@ demo:            ## start a local lab of real servers and tour cachex on it
 
 test:            ## the whole test suite against real servers (what CI runs)
 	bash scripts/bootstrap.sh test
-	$(PY) -m pytest $(PYTEST_ARGS)
+	CACHEX_TEST_VALKEY=require $(PY) -m pytest $(PYTEST_ARGS)
 	bash scripts/compat.sh
+	bash scripts/drivers.sh
 	$(MAKE) dist
+
+test-drivers:    ## oldest and newest redis-py 5-8 / valkey-py 6, +/- hiredis (part of `make test`)
+	bash scripts/bootstrap.sh test
+	bash scripts/drivers.sh
 
 dist:            ## build sdist + wheel (no warnings), twine check, smoke-test both installed
 	bash scripts/bootstrap.sh test,release

@@ -28,8 +28,7 @@ SUITE=(
   tests/api/test_contract.py
   tests/core/test_wire_path.py tests/core/test_wire_compat.py
   tests/cluster/test_keys.py tests/cluster/test_migration.py
-  "tests/cluster/test_failover.py::test_operations_after_cluster_failover_sync"
-  "tests/cluster/test_failover.py::test_operations_after_cluster_failover_async"
+  "tests/cluster/test_failover.py::test_operations_after_cluster_failover_sync"  # one failover
 )
 
 venv=.venv-drivers
