@@ -4,21 +4,23 @@
 # supported driver series, with and without hiredis. One extra venv (.venv-drivers) is reused:
 # each cell swaps the driver with pip, so a cell costs a pip swap plus the focused tests.
 #
-# Cells: every version runs once; the oldest of a series without hiredis (the pure-Python
-# parser, and the minimum install), the newest with hiredis (what `pip install` gives today),
-# so each series and each parser meet. The versions are pinned for reproducible CI; to refresh
-# them: `pip index versions redis` / `pip index versions valkey` and take each series' ends.
+# Cells: every version with hiredis (cachex's wire path, which leans on driver internals, runs
+# only then), and the oldest and newest redis-py and the oldest valkey-py again without it (the
+# drivers' pure-Python parsers and cachex's pipeline fallback; the minimum install). The
+# versions are pinned for reproducible CI; to refresh them: `pip index versions redis` /
+# `pip index versions valkey` and take each series' ends.
 #
 # Usage: drivers.sh [CELL...]   e.g. drivers.sh redis==8.1.0+hiredis   (default: every cell)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CELLS=(
-  "redis==5.0.0-hiredis" "redis==5.3.1+hiredis"
-  "redis==6.0.0-hiredis" "redis==6.4.0+hiredis"
-  "redis==7.0.0-hiredis" "redis==7.4.1+hiredis"
-  "redis==8.0.0-hiredis" "redis==8.1.0+hiredis"
-  "valkey==6.0.0-hiredis" "valkey==6.2.0+hiredis"
+  "redis==5.0.0+hiredis" "redis==5.3.1+hiredis"
+  "redis==6.0.0+hiredis" "redis==6.4.0+hiredis"
+  "redis==7.0.0+hiredis" "redis==7.4.1+hiredis"
+  "redis==8.0.0+hiredis" "redis==8.1.0+hiredis"
+  "valkey==6.0.0+hiredis" "valkey==6.2.0+hiredis"
+  "redis==5.0.0-hiredis" "redis==8.1.0-hiredis" "valkey==6.0.0-hiredis"
 )
 [ "$#" -gt 0 ] && CELLS=("$@")
 
@@ -47,12 +49,8 @@ for cell in "${CELLS[@]}"; do
   parser=${cell#"$pin"}           # +hiredis / -hiredis
   driver=${pin%%==*}
   start=$(date +%s)
-  quiet_pip install -q "$pin"
-  if [ "$parser" = "+hiredis" ]; then
-    quiet_pip install -q "hiredis>=3"
-  else
-    quiet_pip uninstall -q -y hiredis
-  fi
+  quiet_pip install -q "$pin" "hiredis>=3"  # hiredis is a dependency: install, then drop
+  [ "$parser" = "+hiredis" ] || quiet_pip uninstall -q -y hiredis
   have=$("$py" -c "import importlib.metadata as m, importlib.util as u
 print(m.version('$driver'), 'hiredis' if u.find_spec('hiredis') else 'no-hiredis')")
   echo "==> drivers $cell: $driver $have"
