@@ -7,7 +7,6 @@ Everything a user can get wrong in CACHES is caught here, at start-up, with an
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -15,6 +14,8 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from django.core.exceptions import ImproperlyConfigured
+
+from .redact import KEY_MODES, mask_url, split_urls, userinfo_end
 
 TOPOLOGIES = ("single", "sharded", "cluster", "sentinel", "replicated")
 DATA_SCHEMES = {"redis": False, "rediss": True, "valkey": False, "valkeys": True, "unix": False}
@@ -28,11 +29,16 @@ DJANGO_OPTIONS = ("MAX_ENTRIES", "CULL_FREQUENCY")
 OPTION_KEYS = (
     "topology", "retry", "failover", "serializer", "compressor", "compress_min_size",
     "pickle_protocol", "pool", "read_from_replicas", "weights", "sentinel", "wait_replicas",
+    "username", "password", "log_keys", "decode_fallbacks", "decompress_max_size", "signing",
 )
 POOL_KEYS = ("max_connections", "socket_timeout", "socket_connect_timeout",
              "socket_keepalive", "health_check_interval", "client_name", "ssl_cert_reqs",
              "ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
 SENTINEL_KEYS = ("service", "username", "password", "socket_timeout", "db")
+# redis-py's accepted spellings of ssl_cert_reqs (besides the ssl.CERT_* constants and None)
+CERT_REQS = ("none", "optional", "required")
+# Host names that reach this machine's loopback; one server cannot be two shards.
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "localhost.localdomain", "ip6-localhost"})
 # Options of Django's own RedisCache / redis-py that users bring along when switching.
 MOVED_TO_POOL = ("socket_timeout", "socket_connect_timeout", "max_connections",
                  "health_check_interval", "socket_keepalive")
@@ -98,6 +104,8 @@ class Settings:
     scheme_family: str = "redis"
     # (replicas, timeout ms): every write to the primary waits for that many replica acks
     wait_replicas: tuple[int, int] | None = None
+    # how messages and log lines show cache keys (cachex.redact): "hash", "prefix" or "full"
+    log_keys: str = "hash"
 
     @property
     def registry_key(self) -> tuple[Any, ...]:
@@ -116,6 +124,9 @@ def parse_settings(alias: str, location: Any, options: Mapping[str, Any]) -> Set
     try:
         settings = _parse(alias, location, options)
         wait = _parse_wait(options.get("wait_replicas"))
+        settings = replace(settings, endpoints=_with_credentials(settings.endpoints, options),
+                           log_keys=_parse_log_keys(options.get("log_keys", "hash")))
+        _check_tls(settings)
     except ConfigError as exc:
         raise ImproperlyConfigured(f"cachex cache {alias!r}: {exc}") from None
     if wait is None:
@@ -139,7 +150,7 @@ def _parse_wait(raw: Any) -> tuple[int, int] | None:
     count, timeout = spec.get("count"), spec.get("timeout", 0.5)
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ConfigError(f"OPTIONS['wait_replicas'] needs a replica count >= 1, got {count!r}")
-    _number(timeout, "OPTIONS['wait_replicas']['timeout']", allow_none=False)
+    _number(timeout, "OPTIONS['wait_replicas']['timeout']", allow_none=False, positive=True)
     return count, max(1, int(timeout * 1000))
 
 
@@ -193,12 +204,12 @@ def _parse(alias: str, location: Any, options: Mapping[str, Any]) -> Settings:
 
     endpoints = tuple(_parse_url(u) for u in urls)
     family = "valkey" if first_scheme.startswith("valkey") else "redis"
-    identities = [e.identity for e in endpoints]
-    dupes = sorted({i for i in identities if identities.count(i) > 1})
+    dupes = _same_servers(endpoints)
     if dupes:
         raise ConfigError(f"LOCATION lists the same server more than once ({', '.join(dupes)}); "
-                          "each server may appear once (use ?name=... to tell apart two "
-                          "entries that really are different servers)")
+                          "each server may appear once (localhost, 127.0.0.1 and ::1 are one "
+                          "machine; use ?name=... to tell apart two entries that really are "
+                          "different servers)")
     topology = explicit or ("single" if len(endpoints) == 1 else "sharded")
     if topology == "single" and len(endpoints) != 1:
         raise ConfigError(f"OPTIONS['topology'] = 'single' needs one server, LOCATION has "
@@ -272,15 +283,17 @@ def _split_location(location: Any) -> list[str]:
         elif _scheme_of(text) in CLUSTER_SCHEMES or _scheme_of(text) in SENTINEL_SCHEMES:
             urls = [text]
         else:
-            urls = [u.strip() for u in re.split(r"[,;]", text) if u.strip()]
+            urls = split_urls(text)
     elif isinstance(location, Sequence):
         urls = []
         for item in location:
             if not isinstance(item, str):
-                raise ConfigError(f"LOCATION entries must be URL strings, got {item!r}")
+                raise ConfigError(f"LOCATION entries must be URL strings, got a "
+                                  f"{type(item).__name__}")
             urls.append(item.strip())
     else:
-        raise ConfigError(f"LOCATION must be a URL string or a list of URLs, got {location!r}")
+        raise ConfigError(f"LOCATION must be a URL string or a list of URLs, got a "
+                          f"{type(location).__name__}")
     if not urls or not all(urls):
         raise ConfigError("LOCATION is empty; give at least one server URL such as "
                           "'redis://127.0.0.1:6379/0'")
@@ -289,7 +302,7 @@ def _split_location(location: Any) -> list[str]:
 
 def _scheme_of(url: str) -> str:
     if "://" not in url:
-        raise ConfigError(f"{url!r} is not a URL; write it as 'redis://host:port/db' "
+        raise ConfigError(f"{_redact(url)!r} is not a URL; write it as 'redis://host:port/db' "
                           "(schemes: redis, rediss, valkey, valkeys, unix, "
                           "redis+cluster, redis+sentinel)")
     return url.split("://", 1)[0].lower()
@@ -297,14 +310,16 @@ def _scheme_of(url: str) -> str:
 
 def _split_url(url: str) -> tuple[str, str | None, str | None, str, str, dict[str, str]]:
     """(scheme, username, password, hosts, path, query) without touching the host list."""
+    _scheme_of(url)  # a URL at all?
     scheme, rest = url.split("://", 1)
-    rest, _, query_text = rest.partition("?")
     username = password = None
-    if "@" in rest.split("/", 1)[0] or ("@" in rest and scheme.lower() == "unix"):
-        userinfo, _, rest = rest.rpartition("@")
+    end = userinfo_end(rest)  # the last '@': a password may hold '@', '/', ':', '?', '%'
+    if end >= 0:
+        userinfo, rest = rest[:end], rest[end + 1:]
         user, sep, pw = userinfo.partition(":")
         username = unquote(user) or None
         password = unquote(pw) if sep else None
+    rest, _, query_text = rest.partition("?")
     if scheme.lower() == "unix":
         hosts, path = "", rest
     else:
@@ -319,8 +334,11 @@ def _split_url(url: str) -> tuple[str, str | None, str | None, str, str, dict[st
 def _parse_host(text: str, default_port: int, url: str) -> tuple[str, int]:
     text = text.strip()
     if text.startswith("["):
-        host, _, port_text = text[1:].partition("]")
-        port_text = port_text.lstrip(":")
+        host, bracket, port_text = text[1:].partition("]")
+        if not bracket or (port_text and not port_text.startswith(":")):
+            raise ConfigError(f"unbalanced brackets around the IPv6 address in "
+                              f"{_redact(url)!r}; write '[::1]:6379'")
+        port_text = port_text[1:]
     elif text.count(":") > 1:
         raise ConfigError(f"IPv6 addresses need brackets in {_redact(url)!r}: '[::1]:6379'")
     else:
@@ -358,6 +376,7 @@ def _parse_url(url: str) -> Endpoint:
         raise ConfigError(f"unknown URL parameter {unknown[0]!r} in {_redact(url)!r}; URLs take "
                           f"{', '.join(URL_PARAMS)}; connection settings go in OPTIONS['pool']")
     db = _parse_db(query["db"], url) if "db" in query else 0
+    db_in_query = "db" in query
     weight = _parse_weight(query.get("weight", "1"), url)
     name = query.get("name") or None
     if scheme == "unix":
@@ -370,7 +389,11 @@ def _parse_url(url: str) -> Endpoint:
     host, port = _parse_host(hosts, 6379, url)
     path = path.strip("/")
     if path:
-        db = _parse_db(path, url)
+        path_db = _parse_db(path, url)
+        if db_in_query and path_db != db:
+            raise ConfigError(f"{_redact(url)!r} names database {path_db} in the path and "
+                              f"{db} in ?db=; give the database once")
+        db = path_db
     return Endpoint(host, port, db, None, username, password, DATA_SCHEMES[scheme], name, weight)
 
 
@@ -448,12 +471,16 @@ def _apply_weights(endpoints: tuple[Endpoint, ...], weights: Any, topology: str
     return tuple(out[e.identity] for e in endpoints)
 
 
-def _number(value: Any, what: str, *, allow_none: bool = True, minimum: float = 0) -> Any:
+def _number(value: Any, what: str, *, allow_none: bool = True, minimum: float = 0,
+            positive: bool = False) -> Any:
+    """A finite number >= ``minimum`` (> 0 when ``positive``), or None when allowed."""
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) \
-            or value < minimum:
-        raise ConfigError(f"{what} must be a number >= {minimum}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or value < minimum or (positive and value <= 0):
+        bound = "a finite number > 0 (seconds)" if positive else f"a finite number >= {minimum}"
+        none = "; None waits forever" if allow_none and positive else ""
+        raise ConfigError(f"{what} must be {bound}, got {value!r}{none}")
     return value
 
 
@@ -461,6 +488,10 @@ def _parse_pool(raw: Any) -> PoolOptions:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"OPTIONS['pool'] must be a dict, got {raw!r}")
     unknown = [k for k in raw if k not in POOL_KEYS]
+    if unknown and unknown[0] in ("password", "username"):
+        raise ConfigError(f"OPTIONS['pool'][{unknown[0]!r}] is not where credentials go: write "
+                          f"OPTIONS[{unknown[0]!r}] (every data node), or put them in LOCATION; "
+                          "sentinels' own credentials go in OPTIONS['sentinel']")
     if unknown:
         raise ConfigError(f"unknown OPTIONS['pool'] key {unknown[0]!r}; accepted: "
                           f"{', '.join(POOL_KEYS)}")
@@ -471,13 +502,14 @@ def _parse_pool(raw: Any) -> PoolOptions:
         raise ConfigError(f"OPTIONS['pool']['max_connections'] must be a whole number >= 1, "
                           f"got {max_conn!r}")
     ssl = tuple(sorted((k, v) for k, v in raw.items() if k.startswith("ssl_")))
+    _check_cert_reqs(raw)
     return PoolOptions(
         max_connections=max_conn,
         socket_timeout=_number(raw.get("socket_timeout", defaults.socket_timeout),
-                               "OPTIONS['pool']['socket_timeout']"),
+                               "OPTIONS['pool']['socket_timeout']", positive=True),
         socket_connect_timeout=_number(
             raw.get("socket_connect_timeout", defaults.socket_connect_timeout),
-            "OPTIONS['pool']['socket_connect_timeout']"),
+            "OPTIONS['pool']['socket_connect_timeout']", positive=True),
         socket_keepalive=bool(raw.get("socket_keepalive", True)),
         health_check_interval=_number(raw.get("health_check_interval", 0),
                                       "OPTIONS['pool']['health_check_interval']",
@@ -494,10 +526,85 @@ def _parse_sentinel_options(raw: Any) -> Mapping[str, Any]:
     if unknown:
         raise ConfigError(f"unknown OPTIONS['sentinel'] key {unknown[0]!r}; accepted: "
                           f"{', '.join(SENTINEL_KEYS)}")
-    _number(raw.get("socket_timeout"), "OPTIONS['sentinel']['socket_timeout']")
+    _number(raw.get("socket_timeout"), "OPTIONS['sentinel']['socket_timeout']", positive=True)
+    db = raw.get("db")
+    if db is not None and (isinstance(db, bool) or not isinstance(db, int) or db < 0):
+        raise ConfigError(f"OPTIONS['sentinel']['db'] must be a whole number >= 0, got {db!r}")
+    for name in ("service", "username", "password"):
+        if raw.get(name) is not None and not isinstance(raw[name], str):
+            raise ConfigError(f"OPTIONS['sentinel'][{name!r}] must be a string, got a "
+                              f"{type(raw[name]).__name__}")
     return raw
 
 
+def _check_cert_reqs(raw: Mapping[str, Any]) -> None:
+    """redis-py checks ssl_cert_reqs only when it first connects; check it now."""
+    import ssl
+
+    if "ssl_cert_reqs" not in raw:
+        return
+    value = raw["ssl_cert_reqs"]
+    if value is None or value in CERT_REQS or isinstance(value, ssl.VerifyMode):
+        return
+    raise ConfigError(f"OPTIONS['pool']['ssl_cert_reqs'] = {value!r} is not a certificate "
+                      f"requirement; use one of {', '.join(map(repr, CERT_REQS))} or an "
+                      "ssl.CERT_* constant ('required', the default, verifies the server)")
+
+
+def _check_tls(settings: Settings) -> None:
+    """``ssl_*`` options on a plain URL would be ignored and the traffic stay plaintext."""
+    if not settings.pool.ssl:
+        return
+    plain = [e for e in settings.endpoints if not e.tls]
+    if plain:
+        names = ", ".join(k for k, _ in settings.pool.ssl)
+        raise ConfigError(f"OPTIONS['pool'] sets {names}, but {plain[0].address} is reached "
+                          "over a plain connection, so they would be ignored and the traffic "
+                          "sent unencrypted; use rediss:// (valkeys://, rediss+cluster://, "
+                          "rediss+sentinel://) URLs, or remove the ssl_* options")
+
+
+def _with_credentials(endpoints: tuple[Endpoint, ...], options: Mapping[str, Any]
+                      ) -> tuple[Endpoint, ...]:
+    """``OPTIONS['username'/'password']``: the data nodes' credentials, so LOCATION (which
+    Django's error reports show) can stay free of secrets."""
+    username, password = options.get("username"), options.get("password")
+    for name, value in (("username", username), ("password", password)):
+        if value is not None and (not isinstance(value, str) or not value):
+            raise ConfigError(f"OPTIONS[{name!r}] must be a non-empty string, got a "
+                              f"{type(value).__name__}")
+    if username is None and password is None:
+        return endpoints
+    if any(e.username is not None or e.password is not None for e in endpoints):
+        raise ConfigError("credentials are given both in LOCATION and in OPTIONS['username'/"
+                          "'password']; keep them in OPTIONS only (Django's error reports "
+                          "mask OPTIONS['password'] but show LOCATION)")
+    return tuple(replace(e, username=username, password=password) for e in endpoints)
+
+
+def _same_servers(endpoints: tuple[Endpoint, ...]) -> list[str]:
+    """Addresses that name one server twice (same db), whatever their spelling."""
+    seen: dict[tuple[Any, ...], str] = {}
+    identities = [e.identity for e in endpoints]
+    dupes = [i for i in identities if identities.count(i) > 1]
+    for e in endpoints:
+        host = (e.host or "").lower().rstrip(".")
+        spot = (e.path, "loopback" if host in LOOPBACK else host, e.port, e.db, e.name)
+        if spot in seen:
+            dupes.append(f"{seen[spot]} and {e.identity}" if seen[spot] != e.identity
+                         else e.identity)
+        else:
+            seen[spot] = e.identity
+    return sorted(set(dupes))
+
+
+def _parse_log_keys(raw: Any) -> str:
+    if raw not in KEY_MODES:
+        raise ConfigError(f"OPTIONS['log_keys'] must be one of {', '.join(map(repr, KEY_MODES))}"
+                          f", not {raw!r}")
+    return str(raw)
+
+
 def _redact(url: str) -> str:
-    """A URL fit for an error message: the password replaced by '***'."""
-    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+    """A URL fit for an error message: user name and password replaced by '***'."""
+    return mask_url(url)

@@ -28,6 +28,7 @@ from .policy import FailoverOptions, Policy, RetryPolicy
 from .policy.failover import FAIL_OPEN, REROUTE, FailedReplies, NoNeutralReply, neutral_replies
 from .policy.options import default_threshold
 from .policy.reroute import NotReroutable, Reroute, reroute
+from .redact import key_redactor
 from .topology import Topology
 from .topology.wire import Clean
 from .translate import translate, unreachable
@@ -40,7 +41,8 @@ log = logging.getLogger("cachex.policy")
 class Router:
     """Sends commands for one alias; shared by every backend instance of that alias."""
 
-    def __init__(self, topology: Topology, policy: Policy | RetryPolicy) -> None:
+    def __init__(self, topology: Topology, policy: Policy | RetryPolicy, *,
+                 log_keys: str = "hash") -> None:
         if isinstance(policy, RetryPolicy):  # a bare retry policy: default failover options
             policy = Policy.from_retry(
                 policy, FailoverOptions(threshold=default_threshold(topology.name)))
@@ -60,6 +62,9 @@ class Router:
         settings = getattr(topology, "settings", None)
         self._reads_located = not (topology.name == "replicated"
                                    or bool(getattr(settings, "read_from_replicas", False)))
+        # keys in messages and logs: never replayable (cachex.redact, OPTIONS['log_keys']);
+        # the alias's own choice (the topology, and its settings, may be shared by aliases)
+        self._show_key = key_redactor(log_keys)
 
     # -- one command, routed by key ----------------------------------------------------
     def call(self, key: str, *args: Any, write: bool = True, idempotent: bool = True,
@@ -455,7 +460,7 @@ class Router:
         raise err
 
     def _where(self, key: str, args: Command) -> str:
-        return f"{args[0]} {key!r} on {self.topology.label_for(key)}"
+        return f"{args[0]} {self._show_key(key)} on {self.topology.label_for(key)}"
 
 
 async def _gather(coros: Sequence[Any]) -> list[Any]:

@@ -22,12 +22,13 @@ from django.core.cache.backends.base import (
 from ..drivers import Driver
 from ..exceptions import CommandError
 from ..policy import FailedReplies
+from ..redact import key_redactor
 from ..router import NodeCommands
 from ..routing import Batch, scatter
 from .extended import ExtendedAPI
 from .flow import Call, Flow, Run, adrive, drive
 from .shared import alias_state
-from .timeouts import GONE, expiry_ms, set_args
+from .timeouts import GONE, check_delta, expiry_ms, set_args
 
 _BAD_KEY_CHARS = re.compile(r"[\x00-\x20\x7f]").search
 
@@ -158,6 +159,7 @@ class CachexCache(ExtendedAPI, BaseCache):
 
     def _incr(self, key: Any, delta: int, version: int | None) -> Flow[int]:
         k = self.make_and_validate_key(key, version=version)
+        check_delta(delta)
         try:  # the script by its digest; sent in full only when the server lacks it
             value = yield Call(k, ("EVALSHA", INCR_SHA, 1, k, delta), idempotent=False)
         except CommandError as exc:
@@ -165,7 +167,7 @@ class CachexCache(ExtendedAPI, BaseCache):
                 raise
             value = yield Call(k, ("EVAL", INCR_SCRIPT, 1, k, delta), idempotent=False)
         if value is None:
-            raise ValueError(f"Key '{key}' not found.")
+            raise ValueError(f"Key {key_redactor(self.settings.log_keys)(k)} not found.")
         return int(value)
 
     def _get_many(self, keys: Iterable[Any], version: int | None) -> Flow[dict[Any, Any]]:
@@ -186,7 +188,7 @@ class CachexCache(ExtendedAPI, BaseCache):
             made = [made[i] for i in found]
             keys = [keys[i] for i in found]
             values = [values[i] for i in found]
-        return dict(zip(keys, self._decode_many(values, made)))
+        return self._decode_many(values, made, keys)  # undecodable values: misses, logged
 
     def _set_many(self, data: Mapping[Any, Any], timeout: Any, version: int | None
                   ) -> Flow[list[Any]]:
@@ -226,14 +228,15 @@ class CachexCache(ExtendedAPI, BaseCache):
                 yield Call(old, ("RENAME", old, new), idempotent=False)
             except CommandError as exc:
                 if "no such key" in str(exc).lower():
-                    raise ValueError(f"Key '{key}' not found") from None
+                    raise ValueError(
+                        f"Key {key_redactor(self.settings.log_keys)(old)} not found") from None
                 raise
             return version + delta
         # The new key lives on another node: copy bytes and expiry, then drop the old key.
         pttl, payload = (yield Run([(self._topology.locate(old),
                                      [("PTTL", old), ("DUMP", old)])]))[0]
         if payload is None:
-            raise ValueError(f"Key '{key}' not found")
+            raise ValueError(f"Key {key_redactor(self.settings.log_keys)(old)} not found")
         yield Call(new, ("RESTORE", new, max(int(pttl), 0), payload, "REPLACE"))
         yield Call(old, ("DEL", old))
         return version + delta

@@ -50,11 +50,12 @@ def _build(driver: Driver, location: Any, params: Mapping[str, Any]) -> AliasSta
     options = params.get("OPTIONS") or {}
     settings = parse_settings(alias, location, options)
     try:
-        codec = Codec.from_options(options)
+        codec = Codec.from_options(options, alias)
         policy = build_policy(options, alias, settings.topology)
     except (ValueError, ImportError) as exc:  # ImportError: an optional codec library
         raise ImproperlyConfigured(f"cachex cache {alias!r}: {exc}") from None
-    return AliasState(alias, settings, codec, Router(topology_for(settings, driver), policy))
+    router = Router(topology_for(settings, driver), policy, log_keys=settings.log_keys)
+    return AliasState(alias, settings, codec, router)
 
 
 def guess_alias(location: Any, params: Mapping[str, Any]) -> str:

@@ -9,6 +9,7 @@ import pytest
 
 from cachex.codec import DecodeError
 from cachex.exceptions import WrongType
+from cachex.redact import key_hash
 from tests.api.conftest import raw_client
 
 # (method, args after the key, kind the method needs)
@@ -34,8 +35,9 @@ def test_wrong_type_names_key_and_type(api: Any, method: str, args: tuple[Any, .
     with pytest.raises(WrongType) as info:
         getattr(api, method)("plain", *args)
     message = str(info.value)
-    assert "'plain'" in message  # the cache key
-    assert repr(api.cache.make_key("plain")) in message  # the stored key
+    stored = api.cache.make_key("plain")
+    assert f"key#{key_hash(stored)}" in message  # the key, in a form that cannot be replayed
+    assert stored not in message
     assert "holds a string" in message  # the real type, fetched with TYPE
     assert f"needs a {kind}" in message
     assert api.get("plain") == "a string value"  # untouched

@@ -262,6 +262,17 @@ def test_sentinel_and_data_credentials_are_separate(make_cache: Any,
     assert "auth" in str(info.value).lower()
 
 
+def test_data_credentials_in_options_reach_primary_and_replicas(make_cache: Any,
+                                                                sentinel_lab: SentinelSet) -> None:
+    """OPTIONS['password'] (which Django's error reports mask) instead of the URL's."""
+    for replicas in (False, True):
+        cache = make_cache(sentinel_lab.url, "redis", OPTIONS=sentinel_options(
+            password=DATA_PASSWORD, read_from_replicas=replicas, wait_replicas=1))
+        cache.set("k", replicas)
+        assert cache.get("k") is replicas
+        assert DATA_PASSWORD not in repr(cache.settings)
+
+
 # ------------------------------------------------------------------ pure pieces (no servers)
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...exceptions import WrongType
+from ...redact import key_redactor
 from ..flow import Call, Flow
 
 if TYPE_CHECKING:
@@ -42,6 +43,9 @@ class Host(_Host):
         settings: Settings
 
         def _ms(self, timeout: Any) -> int | None: ...
+
+
+_show_key = key_redactor("hash")
 
 
 def text(raw: Any) -> str:
@@ -77,8 +81,9 @@ def command(key: Any, made: str, kind: str, args: tuple[Any, ...], *, write: boo
             idempotent: bool = True) -> Flow[Any]:
     """One command on ``made`` that expects a ``kind`` key (hash, list, set, zset, string).
 
-    A WRONGTYPE reply becomes a ``WrongType`` naming the cache key, the stored key and the
-    type the key really holds (one extra TYPE round-trip, only on that error path).
+    A WRONGTYPE reply becomes a ``WrongType`` naming the key (in the redacted form of
+    :mod:`cachex.redact`) and the type it really holds (one extra TYPE round-trip, only on
+    that error path).
     """
     try:
         return (yield Call(made, args, write=write, idempotent=idempotent))
@@ -88,6 +93,5 @@ def command(key: Any, made: str, kind: str, args: tuple[Any, ...], *, write: boo
         except Exception:  # the type is a courtesy; the original error still stands
             actual = "value of another type"
         raise WrongType(
-            f"{args[0]} on cache key {key!r} (stored as {made!r}) needs a {kind}, but the "
-            f"key holds a {actual}"
+            f"{args[0]} on {_show_key(made)} needs a {kind}, but the key holds a {actual}"
         ) from exc

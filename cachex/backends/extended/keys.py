@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from ...exceptions import CommandError, CrossSlotError
+from ...redact import key_redactor
 from ..flow import Call, Flow, Run, adrive, drive
 from ._common import Host, text
 from .scan import DEFAULT_ITERSIZE, Scan, key_stripper, match_pattern, unlink_commands
@@ -46,10 +47,11 @@ def _delete_pattern(c: Host, pattern: str, itersize: int | None, version: int | 
 def _rename(c: Host, old: Any, new: Any, version: int | None) -> Flow[None]:
     a = c.make_and_validate_key(old, version=version)
     b = c.make_and_validate_key(new, version=version)
+    show = key_redactor(c.settings.log_keys)
     if not c._topology.colocated(a, b):
         raise CrossSlotError(
-            f"cannot rename {old!r} to {new!r} on cache {c.alias!r}: the stored keys {a!r} "
-            f"({c._topology.label_for(a)}) and {b!r} ({c._topology.label_for(b)}) are not on "
+            f"cannot rename {show(a)} to {show(b)} on cache {c.alias!r}: they live "
+            f"on {c._topology.label_for(a)} and {c._topology.label_for(b)}, not on "
             "one node and slot, and RENAME is atomic only there; give both keys the same "
             "hash tag, e.g. 'user:{42}:old' and 'user:{42}:new'"
         )
@@ -57,7 +59,7 @@ def _rename(c: Host, old: Any, new: Any, version: int | None) -> Flow[None]:
         yield Call(a, ("RENAME", a, b), idempotent=False)
     except CommandError as exc:
         if "no such key" in str(exc).lower():
-            raise ValueError(f"Key '{old}' not found") from None
+            raise ValueError(f"Key {show(a)} not found") from None
         raise
 
 

@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from ...exceptions import LockError, LockNotOwned
+from ...redact import key_redactor
 from ..flow import Flow, adrive, drive
 from ._common import Host, command
 
@@ -63,6 +64,12 @@ class _LockState:
         self.blocking_timeout = blocking_timeout
         self.token: bytes | None = None
         self._router = cache._router
+        self._log_keys = getattr(getattr(cache, "settings", None), "log_keys", "hash")
+
+    @property
+    def shown(self) -> str:
+        """What messages show of the lock: never its key (cachex.redact)."""
+        return key_redactor(self._log_keys)(self.key)
 
     def _eval(self, script: str, *args: Any, idempotent: bool = True) -> Flow[Any]:
         return command(self.name, self.key, "string lock",
@@ -76,13 +83,13 @@ class _LockState:
         released = yield from self._eval(RELEASE, token)
         self.token = None
         if not released:
-            raise LockNotOwned(f"lock {self.name!r} ({self.key!r}) was released by its holder "
+            raise LockNotOwned(f"lock {self.shown} was released by its holder "
                                "but had already expired or been taken by another holder")
 
     def _extend(self, timeout: float | None) -> Flow[None]:
         token = self._held("extend")
         if not (yield from self._eval(EXTEND, token, lock_ms(timeout))):
-            raise LockNotOwned(f"cannot extend lock {self.name!r} ({self.key!r}): it "
+            raise LockNotOwned(f"cannot extend lock {self.shown}: it "
                                "expired or was taken by another holder")
 
     def _owned(self) -> Flow[bool]:
@@ -98,13 +105,13 @@ class _LockState:
 
     def _held(self, action: str) -> bytes:
         if self.token is None:
-            raise LockError(f"cannot {action} lock {self.name!r}: it is not held")
+            raise LockError(f"cannot {action} lock {self.shown}: it is not held")
         return self.token
 
     def _plan(self, blocking: bool | None, blocking_timeout: float | None
               ) -> tuple[bytes, bool, float | None]:
         if self.token is not None:
-            raise LockError(f"lock {self.name!r} is already held by this object; release it "
+            raise LockError(f"lock {self.shown} is already held by this object; release it "
                             "first or use another lock object")
         blocking = self.blocking if blocking is None else blocking
         wait = self.blocking_timeout if blocking_timeout is None else blocking_timeout
@@ -120,7 +127,7 @@ class _LockState:
 
     def _timeout_error(self) -> LockError:
         how = (f"within {self.blocking_timeout} s" if self.blocking else "without blocking")
-        return LockError(f"could not acquire lock {self.name!r} ({self.key!r}) {how}: "
+        return LockError(f"could not acquire lock {self.shown} {how}: "
                          "another holder has it")
 
 
