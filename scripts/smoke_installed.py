@@ -51,7 +51,7 @@ def sync_walk(cache: Any) -> None:
     assert cache.touch("k", 60) is True
     many = {f"m{i}": i for i in range(50)}
     assert cache.set_many(many) == []
-    assert cache.get_many(list(many) + ["absent"]) == many
+    assert cache.get_many([*many, "absent"]) == many
     assert cache.get_or_set("gos", lambda: "made") == "made"
     assert cache.delete("k") is True
     cache.delete_many(list(many))
