@@ -26,7 +26,7 @@ quiet_pip() { "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a dire
 step "clean copy of the tracked files"
 mkdir -p "$work/src"
 git ls-files -z --cached --others --exclude-standard \
-  | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
+  | while IFS= read -r -d '' f; do [ -f "$f" ] && printf '%s\0' "$f"; done \
   | xargs -0 cp --parents -t "$work/src"
 
 step "python -m build (sdist, then the wheel from the sdist)"
