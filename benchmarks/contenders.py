@@ -253,6 +253,7 @@ def _single(labs: Labs, prefixes: _Prefixes) -> list[Contender]:
         *_cachex_pair(g, prefixes, url),
         _django(g, "cachex[redis] 2s-timeout", "cachex", prefixes, CACHEX["redis"], url,
                 what="cachex RedisCache with its default OPTIONS (2 s socket read timeout)"),
+        *_metrics_contenders(g, prefixes, url),
         _django(g, "django", "peer", prefixes, DJANGO, url,
                 what="Django's built-in RedisCache (async = sync_to_async)"),
         _django(g, "django-redis", "peer", prefixes, DJANGO_REDIS, url,
@@ -265,6 +266,39 @@ def _single(labs: Labs, prefixes: _Prefixes) -> list[Contender]:
                 url.replace("redis://", "valkey://", 1), sync=False,
                 what="django-valkey AsyncValkeyCache (native async, async only)"),
     ]
+
+
+def _metrics_contenders(group: str, prefixes: _Prefixes, url: str) -> list[Contender]:
+    """cachex[redis] with each metrics integration on (OPTIONS['metrics']), beside the same
+    alias with metrics off: the cost of instrumentation. Left out when the library is not
+    installed (pip install -e '.[prometheus,otel]')."""
+    out: list[Contender] = []
+    try:
+        from prometheus_client import CollectorRegistry
+    except ImportError:
+        pass
+    else:
+        out.append(_django(group, "cachex[redis] +prometheus", "cachex", prefixes,
+                           CACHEX["redis"], url,
+                           {**LIKE_FOR_LIKE,
+                            "metrics": {"prometheus": {"registry": CollectorRegistry()}}},
+                           what="cachex RedisCache with OPTIONS['metrics'] = "
+                                "{'prometheus': ...} (a private registry)"))
+    try:
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+        from opentelemetry.sdk.trace import TracerProvider
+    except ImportError:
+        pass
+    else:
+        otel = {"meter_provider": MeterProvider(metric_readers=[InMemoryMetricReader()]),
+                "tracer_provider": TracerProvider()}
+        out.append(_django(group, "cachex[redis] +otel", "cachex", prefixes, CACHEX["redis"],
+                           url, {**LIKE_FOR_LIKE, "metrics": {"otel": otel}},
+                           what="cachex RedisCache with OPTIONS['metrics'] = {'otel': ...} "
+                                "(SDK meter provider, in-memory reader; SDK tracer provider, "
+                                "spans sampled, no exporter)"))
+    return out
 
 
 def _shards(labs: Labs, prefixes: _Prefixes) -> list[Contender]:

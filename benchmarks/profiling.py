@@ -213,7 +213,7 @@ def main(out: Path) -> int:
                 stmt()
             prof.disable()
             buf = io.StringIO()
-            stats = pstats.Stats(prof, stream=buf)
+            stats = pstats.Stats(prof, stream=buf).strip_dirs()  # no machine paths
             stats.sort_stats("tottime").print_stats(22)
             say(f"--- {label} x{n}")
             text = buf.getvalue()

@@ -111,7 +111,7 @@ def catalogue() -> list[Workload]:
         w("aget", 10 * KB, tasks=100),
         w("aset", 100, tasks=1), w("aset", 100, tasks=10), w("aset", 100, tasks=100, groups=ALL),
         w("aget_many", 100, 10), w("aget_many", 100, 100, groups=ALL),
-        w("aset_many", 100, 10), w("aset_many", 100, 100, groups=SPREAD),
+        w("aset_many", 100, 10), w("aset_many", 100, 100, groups=ALL),
     ]
 
 

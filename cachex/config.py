@@ -30,6 +30,7 @@ OPTION_KEYS = (
     "topology", "retry", "failover", "serializer", "compressor", "compress_min_size",
     "pickle_protocol", "pool", "read_from_replicas", "weights", "sentinel", "wait_replicas",
     "username", "password", "log_keys", "decode_fallbacks", "decompress_max_size", "signing",
+    "metrics", "fast_path",
 )
 POOL_KEYS = ("max_connections", "socket_timeout", "socket_connect_timeout",
              "socket_keepalive", "health_check_interval", "client_name", "ssl_cert_reqs",
@@ -106,13 +107,15 @@ class Settings:
     wait_replicas: tuple[int, int] | None = None
     # how messages and log lines show cache keys (cachex.redact): "hash", "prefix" or "full"
     log_keys: str = "hash"
+    # False: batches use the driver's public API only (see cachex/topology/seam.py)
+    fast_path: bool = True
 
     @property
     def registry_key(self) -> tuple[Any, ...]:
         """Full connection settings: two aliases that differ in any of them never share a pool."""
         return (self.topology, self.endpoints, self.pool, self.read_from_replicas,
                 self.service, self.sentinel_username, self.sentinel_password,
-                self.sentinel_socket_timeout, self.wait_replicas)
+                self.sentinel_socket_timeout, self.wait_replicas, self.fast_path)
 
 
 def fail(alias: str, problem: str, fix: str) -> ImproperlyConfigured:
@@ -127,8 +130,13 @@ def parse_settings(alias: str, location: Any, options: Mapping[str, Any]) -> Set
         settings = replace(settings, endpoints=_with_credentials(settings.endpoints, options),
                            log_keys=_parse_log_keys(options.get("log_keys", "hash")))
         _check_tls(settings)
+        fast_path = options.get("fast_path", True)
+        if not isinstance(fast_path, bool):
+            raise ConfigError(f"OPTIONS['fast_path'] must be True or False, got {fast_path!r}")
     except ConfigError as exc:
         raise ImproperlyConfigured(f"cachex cache {alias!r}: {exc}") from None
+    if not fast_path:
+        settings = replace(settings, fast_path=False)
     if wait is None:
         return settings
     if settings.topology not in ("replicated", "sentinel"):

@@ -43,13 +43,10 @@ class Driver:
     timeout_error: type[Exception]
     response_error: type[Exception]
     readonly_error: type[Exception]
-    cluster_error: type[Exception]
     cluster_down_error: type[Exception]
     try_again_error: type[Exception]
     moved_error: type[Exception]
     ask_error: type[Exception]
-    master_not_found_error: type[Exception]
-    lock_error: type[Exception]
     pool_needs_command_name: bool
     async_pool_needs_command_name: bool
     parse_error: Any  # error reply text -> the driver's exception (MovedError, ...)
@@ -76,6 +73,8 @@ class Driver:
 
 
 def _load(pkg: str, client: str, cluster: str) -> Driver:
+    from .topology import seam  # here: topology imports this module
+
     mod = importlib.import_module(pkg)
     aio = importlib.import_module(f"{pkg}.asyncio")
     aio_conn = importlib.import_module(f"{pkg}.asyncio.connection")
@@ -113,26 +112,17 @@ def _load(pkg: str, client: str, cluster: str) -> Driver:
         timeout_error=exc.TimeoutError,
         response_error=exc.ResponseError,
         readonly_error=exc.ReadOnlyError,
-        cluster_error=exc.ClusterError,
         cluster_down_error=exc.ClusterDownError,
         try_again_error=exc.TryAgainError,
         moved_error=exc.MovedError,
         ask_error=exc.AskError,
-        master_not_found_error=sentinel.MasterNotFoundError,
-        lock_error=exc.LockError,
         pool_needs_command_name=_needs_command_name(mod.ConnectionPool.get_connection),
         async_pool_needs_command_name=_needs_command_name(aio.ConnectionPool.get_connection),
-        parse_error=_error_parser(pkg, exc.ResponseError),
+        # Where cachex parses replies itself (the fast path): the driver's mapping of error
+        # replies to its exception classes; without it (see topology/seam.py) the fast path
+        # is off and this plain ResponseError is never used.
+        parse_error=seam.error_parser(pkg) or exc.ResponseError,
     )
-
-
-def _error_parser(pkg: str, fallback: type[Exception]) -> Any:
-    """The driver's own mapping of error replies to exception classes (MOVED -> MovedError,
-    READONLY -> ReadOnlyError, ...), used where cachex parses replies itself."""
-    try:
-        return importlib.import_module(f"{pkg}._parsers.base").BaseParser.parse_error
-    except (ImportError, AttributeError):  # pragma: no cover - every supported version has it
-        return fallback
 
 
 def _needs_command_name(method: Any) -> bool:

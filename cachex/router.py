@@ -55,13 +55,10 @@ class Router:
         self._suspects: dict[Hashable, Any] = self.breaker.suspects if self.breaker else {}
         self.driver = topology.driver
         self._driver_error = topology.driver.base_error
-        self._can_reroute = callable(getattr(topology, "fallback_node", None))
-        self._replan = topology.name == "cluster"
-        self._map_read_at = 0.0  # when a retry last re-read the slot map (Cluster)
+        self._can_reroute = topology.reroutable
+        self._replan = topology.moves_keys
         # Reads spread over replicas cannot be pinned on one node: no breaker for them.
-        settings = getattr(topology, "settings", None)
-        self._reads_located = not (topology.name == "replicated"
-                                   or bool(getattr(settings, "read_from_replicas", False)))
+        self._reads_located = topology.reads_located
         # keys in messages and logs: never replayable (cachex.redact, OPTIONS['log_keys']);
         # the alias's own choice (the topology, and its settings, may be shared by aliases)
         self._show_key = key_redactor(log_keys)
@@ -352,10 +349,8 @@ class Router:
     def _map_outdated(self, failed_at: float) -> bool:
         """Cluster: re-read the slot map before a retry unless it was read after the failure
         (a failover moves slots; concurrent retries share one re-read)."""
-        if not self._replan or not (self.topology.stale or self._map_read_at < failed_at):
-            return False
-        self._map_read_at = time.monotonic()
-        return True
+        freshness = self.topology.freshness
+        return freshness is not None and freshness.due_before_retry(failed_at)
 
     def _replanned(self, node: Any, cmds: list[Command]) -> Reroute | None:
         """The batch re-planned on the current slot map, or None to retry it where it was.
@@ -444,7 +439,7 @@ class Router:
         if action == REROUTE:
             down = set(self.breaker.open_nodes()) if self.breaker is not None else set()
             down.add(node)
-            fallback: Callable[[Any, Any], Hashable | None] = self.topology.fallback_node  # type: ignore[attr-defined]
+            fallback: Callable[[Any, Any], Hashable | None] = self.topology.fallback_node
             try:
                 plan: Reroute | None = reroute(cmds, lambda key: fallback(key, down))
             except NotReroutable:
@@ -470,9 +465,3 @@ async def _gather(coros: Sequence[Any]) -> list[Any]:
         if isinstance(result, BaseException):
             raise result
     return results
-
-
-def raise_first_error(replies: Sequence[Any]) -> None:
-    for reply in replies:
-        if isinstance(reply, CachexError):
-            raise reply

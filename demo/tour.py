@@ -2,7 +2,8 @@
 
 Starts one server, three shards and a 6-node cluster with ``cachex.testing``, configures
 Django with a cachex alias on each (and Django's own RedisCache beside the single server),
-then shows where keys live, sync and native async calls on one alias, and a small timing.
+then shows where keys live, sync and native async calls on one alias, the operations
+command and metrics during a shard outage (on servers of its own), and a small timing.
 Everything is stopped and removed at the end.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import statistics
 import sys
 import time
@@ -69,6 +71,7 @@ def main() -> int:
         tour_placement(django_caches["shards"], django_caches["cluster"], shards, cluster)
         tour_async(django_caches["cluster"])
         tour_sentinel(django_caches["sentinel"], sentinel_set)
+        tour_operations()
         tour_timing(django_caches["default"], django_caches["django"])
         title("Stopping the lab")
     print("all servers stopped, lab directories removed")
@@ -151,6 +154,48 @@ def tour_sentinel(cache: Any, lab: Any) -> None:
             time.sleep(0.05)
     print(f"SENTINEL FAILOVER -> new primary {new.address}; write went through "
           f"({errors} caller-visible errors) ->", cache.get("sentinel:key"))
+
+
+def tour_operations() -> None:
+    """Self-contained: three servers of its own, one of them killed on purpose, looked at
+    with ``python -m cachex`` and through the Prometheus collector."""
+    from cachex import testing
+    from cachex.backends.redis import RedisCache
+    from cachex.ops import cli
+
+    title("Operating cachex: python -m cachex status, metrics during an outage")
+    try:
+        from prometheus_client import CollectorRegistry, generate_latest
+    except ImportError:
+        print("  (pip install 'django-cachex-router[prometheus]' to see the metrics part)")
+        return
+    registry = CollectorRegistry()
+    with testing.servers(3) as nodes:
+        location = ",".join(n.url for n in nodes)
+        pool = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+        same = ["--options", json.dumps({"pool": pool})]  # same servers and settings
+        cache = RedisCache([n.url for n in nodes], {"KEY_PREFIX": "ops", "OPTIONS": {
+            "pool": pool,
+            "failover": {"mode": "fail_open", "threshold": 3, "cooldown": 5.0},
+            "metrics": {"prometheus": {"registry": registry}}}})
+        cache.set_many({f"item:{i}": i for i in range(300)})
+        print("$ python -m cachex status --location ... --key-prefix ops")
+        cli.main(["status", "--location", location, "--key-prefix", "ops", *same])
+        victim = nodes[1]
+        victim.kill()
+        print(f"\nkilled {victim.address}; 300 gets with failover mode 'fail_open' "
+              "(its keys read as misses):")
+        found = sum(cache.get(f"item:{i}") is not None for i in range(300))
+        print(f"  {found} of 300 found, no exception")
+        print("\n$ python -m cachex status ...  (exit 2: a shard is unreachable; the breaker "
+              "column is this process's circuit)")
+        code = cli.main(["status", "--location", location, "--key-prefix", "ops", *same])
+        print(f"exit code {code}")
+        print("\nscraped from the Prometheus collector:")
+        for line in generate_latest(registry).decode().splitlines():
+            if line.startswith(("cachex_errors_total", "cachex_failovers_total",
+                                "cachex_circuit_open", "cachex_misses_total")):
+                print("  " + line)
 
 
 def tour_timing(ours: Any, theirs: Any) -> None:

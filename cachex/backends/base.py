@@ -20,12 +20,13 @@ from django.core.cache.backends.base import (
 )
 
 from ..drivers import Driver
-from ..exceptions import CommandError
+from ..exceptions import CommandError, NotAnInteger
 from ..policy import FailedReplies
 from ..redact import key_redactor
 from ..router import NodeCommands
 from ..routing import Batch, scatter
 from .extended import ExtendedAPI
+from .extended.keys import reverse_key_func
 from .flow import Call, Flow, Run, adrive, drive
 from .shared import alias_state
 from .timeouts import GONE, check_delta, expiry_ms, set_args
@@ -47,6 +48,13 @@ INCR_SCRIPT = (
     "return redis.call('INCRBY', KEYS[1], ARGV[1]) end return false"
 )
 INCR_SHA = hashlib.sha1(INCR_SCRIPT.encode()).hexdigest()
+# Past INCRBY's 64-bit range: write the Python sum back only if nobody changed the value
+# since we read it (and keep its expiry).
+BIG_INCR_SCRIPT = (
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+    "redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') return 1 end return 0"
+)
+BIG_INCR_ATTEMPTS = 100
 
 
 def _no_script(exc: BaseException) -> bool:
@@ -72,6 +80,7 @@ class CachexCache(ExtendedAPI, BaseCache):
         self._decode = state.codec.decode
         self._decode_many = state.codec.decode_many
         self._default_ms = expiry_ms(self.default_timeout)
+        self._reverse_key = reverse_key_func(params)  # keys()/iter_keys() results
         # the batch key path applies only where make_key/validate_key are not customised
         self._plain_keys = (type(self).make_key is BaseCache.make_key
                             and type(self).validate_key is CachexCache.validate_key)
@@ -157,18 +166,42 @@ class CachexCache(ExtendedAPI, BaseCache):
         k = self.make_and_validate_key(key, version=version)
         return bool((yield Call(k, ("EXISTS", k), write=False, degradable=True)))
 
-    def _incr(self, key: Any, delta: int, version: int | None) -> Flow[int]:
+    def _incr(self, key: Any, delta: int, version: int | None,
+              ignore_key_check: bool = False) -> Flow[int]:
         k = self.make_and_validate_key(key, version=version)
         check_delta(delta)
-        try:  # the script by its digest; sent in full only when the server lacks it
-            value = yield Call(k, ("EVALSHA", INCR_SHA, 1, k, delta), idempotent=False)
-        except CommandError as exc:
-            if not _no_script(exc):
-                raise
-            value = yield Call(k, ("EVAL", INCR_SCRIPT, 1, k, delta), idempotent=False)
+        try:
+            if ignore_key_check:  # django-redis: a missing key counts as 0
+                return int((yield Call(k, ("INCRBY", k, delta), idempotent=False)))
+            try:  # the script by its digest; sent in full only when the server lacks it
+                value = yield Call(k, ("EVALSHA", INCR_SHA, 1, k, delta), idempotent=False)
+            except CommandError as exc:
+                if not _no_script(exc):
+                    raise
+                value = yield Call(k, ("EVAL", INCR_SCRIPT, 1, k, delta), idempotent=False)
+        except NotAnInteger as exc:  # past 64 bits, or not an int at all
+            return (yield from self._incr_big(key, k, delta, exc))
         if value is None:
             raise ValueError(f"Key {key_redactor(self.settings.log_keys)(k)} not found.")
         return int(value)
+
+    def _incr_big(self, key: Any, k: str, delta: int, error: NotAnInteger) -> Flow[int]:
+        """Like django-redis, go on past 2**63-1 in Python: read, add, write back (with a
+        compare-and-set, so a concurrent write is never lost). Anything but an int stays
+        the server's TypeError."""
+        for _ in range(BIG_INCR_ATTEMPTS):
+            raw = yield Call(k, ("GET", k))
+            if raw is None:
+                raise ValueError(f"Key {key_redactor(self.settings.log_keys)(k)} not found.")
+            current = self._decode(raw, k)
+            if type(current) is not int:
+                raise error
+            new = current + delta
+            # not replayed: a replay after a lost "done" would fail its compare and add twice
+            args = ("EVAL", BIG_INCR_SCRIPT, 1, k, raw, self._encode(new, k))
+            if (yield Call(k, args, idempotent=False)):
+                return new
+        raise error
 
     def _get_many(self, keys: Iterable[Any], version: int | None) -> Flow[dict[Any, Any]]:
         keys = list(keys)
@@ -210,10 +243,29 @@ class CachexCache(ExtendedAPI, BaseCache):
                    for k in b.keys}
         return [key for key, k in zip(data, made) if k in dropped] if dropped else []
 
-    def _delete_many(self, keys: Iterable[Any], version: int | None) -> Flow[None]:
+    def _delete_many(self, keys: Iterable[Any], version: int | None) -> Flow[int | None]:
+        # How many keys were deleted (django-redis), but None for no keys at all: Django's
+        # own tests assert that (test_delete_many_no_keys).
         made = self._make_keys(keys, version)
-        if made:
-            yield Run(self._per_group(self._plan(made, write=True), "DEL"), degradable=True)
+        if not made:
+            return None
+        replies = yield Run(self._per_group(self._plan(made, write=True), "DEL"),
+                            degradable=True)
+        return sum(int(n or 0) for per_node in replies for n in per_node)
+
+    def _set_if(self, key: Any, value: Any, timeout: Any, version: int | None, nx: bool,
+                xx: bool) -> Flow[bool]:
+        """django-redis's ``set(nx=True)``/``set(xx=True)``: whether the value was set."""
+        if nx and xx:
+            raise ValueError("set() takes nx or xx, not both")
+        if nx:  # add(): an existing key is left alone, even by a timeout <= 0
+            return (yield from self._add(key, value, timeout, version))
+        k = self.make_and_validate_key(key, version=version)
+        v = self._encode(value, k)
+        ms = self._ms(timeout)
+        if ms == GONE:  # an existing key is "set" to expire at once: deleted
+            return bool((yield Call(k, ("DEL", k), degradable=True)))
+        return bool((yield Call(k, (*set_args(k, v, ms), "XX"), degradable=True)))
 
     def _clear(self) -> Flow[None]:
         yield Run([(node, [("FLUSHDB",)]) for node in self._topology.primaries()])
@@ -242,8 +294,8 @@ class CachexCache(ExtendedAPI, BaseCache):
         return version + delta
 
     # ---------------------------------------------------------------- Django API, sync
-    # get/set (and their twins) are the hottest calls: they skip the flow machinery
-    # (~2.5 us a call) and call the router directly.
+    # get/set (and their twins) are the hottest calls: they skip the flow machinery (a
+    # generator and a drive loop per call) and call the router directly.
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         if self._topology.stale:
             self._topology.refresh()
@@ -252,7 +304,9 @@ class CachexCache(ExtendedAPI, BaseCache):
         return default if raw is None else self._decode(raw, k)
 
     def set(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT,
-            version: int | None = None) -> None:
+            version: int | None = None, nx: bool = False, xx: bool = False) -> Any:
+        if nx or xx:  # django-redis: returns whether it was set
+            return drive(self._router, self._set_if(key, value, timeout, version, nx, xx))
         if self._topology.stale:
             self._topology.refresh()
         k = self.make_and_validate_key(key, version=version)
@@ -279,8 +333,13 @@ class CachexCache(ExtendedAPI, BaseCache):
     def has_key(self, key: Any, version: int | None = None) -> bool:
         return drive(self._router, self._has_key(key, version))
 
-    def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
-        return drive(self._router, self._incr(key, delta, version))
+    def incr(self, key: Any, delta: int = 1, version: int | None = None,
+             ignore_key_check: bool = False) -> int:
+        return drive(self._router, self._incr(key, delta, version, ignore_key_check))
+
+    def decr(self, key: Any, delta: int = 1, version: int | None = None,
+             ignore_key_check: bool = False) -> int:
+        return drive(self._router, self._incr(key, -delta, version, ignore_key_check))
 
     def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
         return drive(self._router, self._get_many(keys, version))
@@ -289,8 +348,9 @@ class CachexCache(ExtendedAPI, BaseCache):
                  version: int | None = None) -> list[Any]:
         return drive(self._router, self._set_many(data, timeout, version))
 
-    def delete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
-        drive(self._router, self._delete_many(keys, version))
+    def delete_many(  # type: ignore[override]  # the count, as django-redis answers
+            self, keys: Iterable[Any], version: int | None = None) -> int | None:
+        return drive(self._router, self._delete_many(keys, version))
 
     def clear(self) -> None:
         drive(self._router, self._clear())
@@ -321,7 +381,10 @@ class CachexCache(ExtendedAPI, BaseCache):
         return default if raw is None else self._decode(raw, k)
 
     async def aset(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT,
-                   version: int | None = None) -> None:
+                   version: int | None = None, nx: bool = False, xx: bool = False) -> Any:
+        if nx or xx:
+            return await adrive(self._router,
+                                self._set_if(key, value, timeout, version, nx, xx))
         if self._topology.stale:
             await self._topology.arefresh()
         k = self.make_and_validate_key(key, version=version)
@@ -348,8 +411,13 @@ class CachexCache(ExtendedAPI, BaseCache):
     async def ahas_key(self, key: Any, version: int | None = None) -> bool:
         return await adrive(self._router, self._has_key(key, version))
 
-    async def aincr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
-        return await adrive(self._router, self._incr(key, delta, version))
+    async def aincr(self, key: Any, delta: int = 1, version: int | None = None,
+                    ignore_key_check: bool = False) -> int:
+        return await adrive(self._router, self._incr(key, delta, version, ignore_key_check))
+
+    async def adecr(self, key: Any, delta: int = 1, version: int | None = None,
+                    ignore_key_check: bool = False) -> int:
+        return await adrive(self._router, self._incr(key, -delta, version, ignore_key_check))
 
     async def aget_many(self, keys: Iterable[Any], version: int | None = None
                         ) -> dict[Any, Any]:
@@ -359,8 +427,9 @@ class CachexCache(ExtendedAPI, BaseCache):
                         version: int | None = None) -> list[Any]:
         return await adrive(self._router, self._set_many(data, timeout, version))
 
-    async def adelete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
-        await adrive(self._router, self._delete_many(keys, version))
+    async def adelete_many(  # type: ignore[override]  # the count, as django-redis
+            self, keys: Iterable[Any], version: int | None = None) -> int | None:
+        return await adrive(self._router, self._delete_many(keys, version))
 
     async def aclear(self) -> None:
         await adrive(self._router, self._clear())

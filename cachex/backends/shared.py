@@ -52,9 +52,12 @@ def _build(driver: Driver, location: Any, params: Mapping[str, Any]) -> AliasSta
     try:
         codec = Codec.from_options(options, alias)
         policy = build_policy(options, alias, settings.topology)
+        router = Router(topology_for(settings, driver), policy, log_keys=settings.log_keys)
+        if options.get("metrics"):  # only then: an alias without metrics runs no metrics code
+            from ..metrics import instrument
+            router = instrument(router, options["metrics"], log_keys=settings.log_keys)
     except (ValueError, ImportError) as exc:  # ImportError: an optional codec library
         raise ImproperlyConfigured(f"cachex cache {alias!r}: {exc}") from None
-    router = Router(topology_for(settings, driver), policy, log_keys=settings.log_keys)
     return AliasState(alias, settings, codec, router)
 
 

@@ -131,8 +131,8 @@ class Lz4Compressor:
 class ZstdCompressor:
     """Zstandard frame with a content checksum; ``level`` 1-22, default 3.
 
-    ``zstandard`` (de)compressor objects must not be used by two threads at once and cost
-    ~10 µs to build, so each thread gets its own pair, built on first use.
+    ``zstandard`` (de)compressor objects must not be used by two threads at once and are
+    not free to build, so each thread gets its own pair, built on first use.
     """
 
     name = "zstd"

@@ -4,16 +4,13 @@ from .hashtag import hash_tag
 from .plan import (
     Batch,
     Group,
-    plan,
-    plan_by_slot,
     plan_nodes,
     plan_slots,
     scatter,
     single_batch,
 )
 from .ring import Ring, RingNode
-from .slots import SLOTS, SlotMemo, crc16, key_slot
+from .slots import SLOTS, SlotMemo, key_slot
 
-__all__ = ["SLOTS", "Batch", "Group", "Ring", "RingNode", "SlotMemo", "crc16", "hash_tag",
-           "key_slot", "plan", "plan_by_slot", "plan_nodes", "plan_slots", "scatter",
-           "single_batch"]
+__all__ = ["SLOTS", "Batch", "Group", "Ring", "RingNode", "SlotMemo", "hash_tag", "key_slot",
+           "plan_nodes", "plan_slots", "scatter", "single_batch"]

@@ -7,7 +7,7 @@ since MGET/DEL may not cross slots there). ``positions`` remember where each key
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -49,33 +49,11 @@ def plan_nodes(keys: Sequence[str], nodes: Sequence[N]) -> list[Batch[N]]:
     return [Batch(node, [Group([keys[p] for p in ps], ps)]) for node, ps in by_node.items()]
 
 
-def plan(keys: Sequence[str], locate: Callable[[str], N],
-         group_of: Callable[[str], Hashable] | None = None) -> list[Batch[N]]:
-    """Group ``keys`` by ``locate(key)``; within a node, by ``group_of(key)`` when given."""
-    if group_of is None:
-        return plan_nodes(keys, list(map(locate, keys)))
-    nested: dict[N, dict[Hashable, Group]] = {}
-    for pos, key in enumerate(keys):
-        node = locate(key)
-        groups = nested.setdefault(node, {})
-        tag = group_of(key)
-        group = groups.get(tag)
-        if group is None:
-            group = groups[tag] = Group()
-        group.keys.append(key)
-        group.positions.append(pos)
-    return [Batch(node, list(groups.values())) for node, groups in nested.items()]
-
-
-def plan_by_slot(keys: Sequence[str], slot_of: Callable[[str], int],
-                 owners: Sequence[N]) -> list[Batch[N]]:
-    """Cluster plan: one batch per owning node, one group per slot inside it."""
-    return plan_slots(keys, list(map(slot_of, keys)), owners)
-
-
 def plan_slots(keys: Sequence[str], slots: Sequence[int], owners: Sequence[N]
                ) -> list[Batch[N]]:
-    """``plan_by_slot`` with each key's slot known (``slots[i]`` holds ``keys[i]``)."""
+    """Cluster plan: one batch per owning node (``owners[slot]``), one group per slot
+    inside it, since a multi-key command may not cross slots (``slots[i]`` holds
+    ``keys[i]``)."""
     by_slot: dict[int, Group] = {}
     for pos, (key, slot) in enumerate(zip(keys, slots)):
         group = by_slot.get(slot)

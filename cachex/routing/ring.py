@@ -18,8 +18,8 @@ from uhashring import HashRing
 from .hashtag import hash_tag
 
 _u32 = Struct("<I").unpack_from
-# Placements remembered per ring: a site's hot keys repeat, and md5 + bisect cost ~1-2 us of
-# Python a key. Bounded: the memo is emptied when it reaches this many keys.
+# Placements remembered per ring: a site's hot keys repeat, and md5 + bisect are Python work
+# per key. Bounded: the memo is emptied when it reaches this many keys.
 MEMO_SIZE = 1 << 16
 
 
@@ -39,7 +39,7 @@ class Ring:
         self.weights: dict[str, int] = {n.name: n.weight for n in nodes}
         ring = HashRing(nodes={n.name: {"weight": n.weight} for n in nodes}, hash_fn="ketama")
         # uhashring builds the continuum; lookups use a flat copy of it (uhashring's own
-        # get_node costs ~2 us a key in Python, most of a sharded get_many's planning).
+        # get_node is Python per key, most of a sharded get_many's planning).
         points = ring.get_points()
         self._points: list[int] = [p for p, _ in points]
         self._names: list[str] = [name for _, name in points]

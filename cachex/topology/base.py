@@ -5,15 +5,16 @@ from __future__ import annotations
 import itertools
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from ..config import Endpoint, Settings
 from ..drivers import Driver
 from ..routing import Batch
-from . import pools, wire
+from . import pools, seam, wire
 from .connect import connection_kwargs
-from .idle import AsyncIdle, Idle
+from .freshness import MapFreshness
+from .idle import AsyncCheckout, AsyncIdle, Checkout, Idle
 
 _tokens = itertools.count(1)
 _build_lock = threading.Lock()
@@ -28,9 +29,17 @@ class Topology(ABC):
     """
 
     name: str = "?"
-    # Batches of plain commands go straight on the wire (see wire.py). Off where the driver's
-    # connection class adds behaviour to reading replies (Sentinel-managed connections).
-    wire = True
+
+    # -- what the executor may rely on (capabilities, instead of asking for names) --------
+    # Keys change nodes at run time (Cluster): a retry re-plans its batch on a re-read map.
+    moves_keys = False
+    # ``fallback_node`` is implemented (shards): failover mode "reroute" is possible.
+    reroutable = False
+    # A server-side routing map to keep fresh (Cluster), else None.
+    freshness: MapFreshness | None = None
+    # True while the server-side map must be re-read (the facade checks it on every call:
+    # a plain attribute here, a property where a map exists).
+    stale = False
 
     def __init__(self, settings: Settings, driver: Driver) -> None:
         self.settings = settings
@@ -41,9 +50,32 @@ class Topology(ABC):
         wait = settings.wait_replicas
         self._ack: tuple[Any, ...] | None = ("WAIT", *wait) if wait else None
         self._ack_nodes: frozenset[Any] = frozenset()  # set by replica topologies
+        # A read of a key goes to one known node (the breaker can track it); not so when
+        # reads spread over replicas.
+        self.reads_located = not settings.read_from_replicas
         self._replies = wire.Replies(driver.parse_error, driver.readonly_error)
-        self._idle = Idle(driver.checkout)  # sync connections parked between batches
-        self._aidle = AsyncIdle(driver.acheckout)
+        sync_classes, async_classes = self._connection_classes()
+        # The fast path (parked connections, batches on the wire) needs the driver's private
+        # attributes: probed once per driver and connection class (seam.py), else public API.
+        self.fast = settings.fast_path and seam.fast_path(
+            driver.name, driver.async_pool, sync_classes, async_classes, settings.alias)
+        # Batches of plain commands go straight on the wire (wire.py, when hiredis is there).
+        self.wire = self.fast
+        if self.fast:
+            self._idle: Idle | Checkout = Idle(driver.checkout)  # parked between batches
+            self._aidle: AsyncIdle | AsyncCheckout = AsyncIdle(driver.acheckout)
+        else:
+            self._idle, self._aidle = Checkout(driver.checkout), AsyncCheckout(driver.acheckout)
+
+    def _connection_classes(self) -> tuple[list[type], list[type]]:
+        """The driver's connection classes this topology's pools will use (sync, async)."""
+        out: tuple[list[type], list[type]] = ([], [])
+        for endpoint in self.settings.endpoints:
+            for side, asynchronous in ((0, False), (1, True)):
+                kw = connection_kwargs(self.driver, endpoint, self.settings.pool,
+                                       asynchronous=asynchronous)
+                out[side].append(kw["connection_class"])
+        return out
 
     # -- single-key routing ------------------------------------------------------------
     @abstractmethod
@@ -66,10 +98,13 @@ class Topology(ABC):
     def primaries(self) -> list[Any]:
         """Every node that holds data of its own (for clear, scans)."""
 
-    stale = False  # topologies with a server-side map (cluster) set this to re-read it
-
     def note_unreachable(self, node: Any) -> None:  # noqa: B027 - optional hook
         """``node`` cannot be reached or its circuit is open; nothing to do by default."""
+
+    def fallback_node(self, key: str, down: Collection[Any]) -> Any:
+        """Where ``key`` goes while the nodes in ``down`` are out (None: nowhere); only
+        where ``reroutable`` is True."""
+        raise NotImplementedError(f"the {self.name} topology cannot reroute keys")
 
     def refresh(self) -> None:  # noqa: B027 - optional hook, a no-op for most topologies
         """Re-read server-side routing state (the cluster slot map); nothing by default."""
@@ -103,6 +138,8 @@ class Topology(ABC):
         try:
             conn.send_packed_command(payload)
             replies, state = wire.read(conn, commands, kind, self._replies, self.driver)
+            if state & wire.READONLY:  # a demoted primary: drop its parked connections too
+                self._idle.failed(pool, conn)
         except BaseException:
             self._idle.failed(pool, conn)  # unread replies would poison the next user
             raise
@@ -117,6 +154,8 @@ class Topology(ABC):
         try:
             await wire.asend(conn, payload, self.driver)
             replies, state = await wire.aread(conn, commands, kind, self._replies, self.driver)
+            if state & wire.READONLY:
+                await self._aidle.failed(pool, conn)
         except BaseException:  # cancelled too: the connection's replies are unknown
             await self._aidle.failed(pool, conn)
             raise
@@ -132,7 +171,7 @@ class Topology(ABC):
         if kind:
             replies, state = self._exchange(client.connection_pool, commands, kind)
             if state:
-                _raise_first(replies)
+                raise_first(replies)
         elif len(commands) == 1:
             return [client.execute_command(*commands[0])]
         else:
@@ -149,7 +188,7 @@ class Topology(ABC):
         if kind:
             replies, state = await self._aexchange(client.connection_pool, commands, kind)
             if state:
-                _raise_first(replies)
+                raise_first(replies)
         elif len(commands) == 1:
             return [await client.execute_command(*commands[0])]
         else:
@@ -353,7 +392,7 @@ class Topology(ABC):
                 client.connection_pool.disconnect()
 
 
-def _raise_first(replies: list[Any]) -> None:
+def raise_first(replies: list[Any]) -> None:
     """A pipeline raises its first error reply; so does a batch on the wire."""
     for reply in replies:
         if isinstance(reply, Exception):

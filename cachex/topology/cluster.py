@@ -22,8 +22,9 @@ from ..drivers import Driver
 from ..exceptions import ClusterDown
 from ..routing import Batch, SlotMemo, key_slot, plan_slots
 from . import pools
-from .base import Topology
+from .base import Topology, raise_first
 from .cluster_map import SlotMap, parse_cluster_slots, split_address
+from .freshness import MapFreshness
 from .wire import Clean
 
 Command = tuple[Any, ...]
@@ -69,13 +70,21 @@ def redirect_of(exc: BaseException, driver: Driver) -> tuple[str | None, str]:
 
 
 class ClusterTopology(Topology):
+    """A node that cannot be reached, during a batch or a single-key call, sync or async,
+    only marks the slot map stale (``freshness``): the executor re-reads it before its retry
+    and every operation re-reads a stale map before it starts. Never inside the failing call:
+    that would add a sweep over the nodes (the dead one too) to a call about to fail, and
+    could replace the node's error with ClusterDown."""
+
     name = "cluster"
+    moves_keys = True
+    freshness: MapFreshness
 
     def __init__(self, settings: Settings, driver: Driver) -> None:
         super().__init__(settings, driver)
         self.seeds = settings.endpoints
         self.map: SlotMap | None = None
-        self.stale = True  # no map yet: the first sync or async use fetches one
+        self.freshness = MapFreshness()
         self._map_lock = threading.Lock()
         self._endpoints: dict[str, Endpoint] = {}
         self._redirects = (driver.ask_error, driver.try_again_error)
@@ -109,7 +118,8 @@ class ClusterTopology(Topology):
         if not new.complete:
             errors.append(f"{addr}: slot map incomplete")
             return False
-        self.map, self.stale = new, False
+        self.map = new
+        self.freshness.installed()
         return True
 
     def _no_map(self, errors: list[str]) -> ClusterDown:
@@ -151,18 +161,17 @@ class ClusterTopology(Topology):
     def note_redirect(self, exc: BaseException) -> None:
         """MOVED means the map is out of date (a failover or a finished migration)."""
         if redirect_of(exc, self.driver)[0] == "MOVED":
-            self.stale = True
+            self.freshness.mark()
 
     def _follow(self, command: Command, exc: BaseException) -> Any:
         """Re-run one single-key ``command`` that got a redirect, following MOVED/ASK."""
-        for _ in range(MAX_HOPS):
-            kind, addr = redirect_of(exc, self.driver)
-            self.note_redirect(exc)
-            if kind == "TRYAGAIN":  # keys of a multi-key command are mid-migration
-                time.sleep(TRYAGAIN_PAUSE)
-                addr = self.locate(str(command[1]))
+        way = _Redirects(self, command, exc)
+        while (hop := way.hop()) is not None:  # twin: ``_afollow`` awaits the same I/O
+            pause, asking, addr = hop
+            if pause:
+                time.sleep(pause)
             client = self._endpoint_client(self.endpoint(addr))
-            if kind == "ASK":
+            if asking:
                 pipe = client.pipeline(transaction=False)
                 pipe.execute_command("ASKING")
                 pipe.execute_command(*command)
@@ -172,22 +181,18 @@ class ClusterTopology(Topology):
                     reply = client.execute_command(*command)
                 except self.driver.response_error as error:
                     reply = error
-            if not (isinstance(reply, Exception) and redirect_of(reply, self.driver)[0]):
-                if isinstance(reply, Exception):
-                    raise reply
-                return reply
-            exc = reply
-        raise exc
+            if way.settled(reply):
+                return way.outcome()
+        raise way.exc
 
     async def _afollow(self, command: Command, exc: BaseException) -> Any:
-        for _ in range(MAX_HOPS):
-            kind, addr = redirect_of(exc, self.driver)
-            self.note_redirect(exc)
-            if kind == "TRYAGAIN":
-                await asyncio.sleep(TRYAGAIN_PAUSE)
-                addr = self.locate(str(command[1]))
+        way = _Redirects(self, command, exc)
+        while (hop := way.hop()) is not None:
+            pause, asking, addr = hop
+            if pause:
+                await asyncio.sleep(pause)
             client = self._endpoint_aclient(self.endpoint(addr))
-            if kind == "ASK":
+            if asking:
                 pipe = client.pipeline(transaction=False)
                 pipe.execute_command("ASKING")
                 pipe.execute_command(*command)
@@ -197,17 +202,18 @@ class ClusterTopology(Topology):
                     reply = await client.execute_command(*command)
                 except self.driver.response_error as error:
                     reply = error
-            if not (isinstance(reply, Exception) and redirect_of(reply, self.driver)[0]):
-                if isinstance(reply, Exception):
-                    raise reply
-                return reply
-            exc = reply
-        raise exc
+            if way.settled(reply):
+                return way.outcome()
+        raise way.exc
+
+    @property
+    def stale(self) -> bool:  # type: ignore[override]
+        return self.freshness.stale
 
     def note_unreachable(self, node: Any) -> None:
         """A primary cannot be reached (or its circuit is open): a failover may have given
         its slots to another node, so the next operation re-reads the slot map."""
-        self.stale = True
+        self.freshness.mark()
 
     # -- routing -----------------------------------------------------------------------
     def locate(self, key: str) -> Any:
@@ -229,8 +235,6 @@ class ClusterTopology(Topology):
 
     # -- clients -----------------------------------------------------------------------
     def client(self, key: str, write: bool = True) -> Any:
-        if self.stale and self.map is not None:
-            self.refresh()
         if self.settings.read_from_replicas and not write:
             return self.cluster_client()
         return _Caller(self, self._endpoint_client(self.endpoint(self.locate(key))))
@@ -298,12 +302,12 @@ class ClusterTopology(Topology):
         try:
             replies = super().execute_collect(node, commands)
         except self._node_down:
-            self.stale = True
+            self.freshness.mark()
             raise
         for i in self._needs_fallback(replies):
             singles, combine = fallback_commands(commands[i])
             replies[i] = combine([self._single(c) for c in singles])
-        self._raise_errors(replies)
+        raise_first(replies)
         return replies
 
     def _single(self, command: Command) -> Any:
@@ -348,7 +352,7 @@ class ClusterTopology(Topology):
         for (_, commands), result in zip(batches, results):
             if isinstance(result, BaseException):
                 if isinstance(result, self._node_down):
-                    self.stale = True
+                    self.freshness.mark()
                 continue
             for i in self._needs_fallback(result):
                 todo.append((result, i, *fallback_commands(commands[i])))
@@ -358,14 +362,13 @@ class ClusterTopology(Topology):
         try:
             replies = await super().aexecute_collect(node, commands)
         except self._node_down:
-            self.stale = True
-            await self.arefresh()
+            self.freshness.mark()
             raise
         for i in self._needs_fallback(replies):
             singles, combine = fallback_commands(commands[i])
             replies[i] = combine(list(await asyncio.gather(
                 *(self._asingle(c) for c in singles))))
-        self._raise_errors(replies)
+        raise_first(replies)
         return replies
 
     def _needs_fallback(self, replies: list[Any]) -> list[int]:
@@ -378,17 +381,49 @@ class ClusterTopology(Topology):
                 todo.append(i)
         return todo
 
-    @staticmethod
-    def _raise_errors(replies: list[Any]) -> None:
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
-
     def disconnect(self) -> None:
         self._disconnect_endpoints(list(self._endpoints.values()))
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+
+
+class _Redirects:
+    """Following the redirects of one single-key command as I/O-free steps, shared by
+    ``_follow`` and ``_afollow``: ``hop`` says where to send it next (after a pause, with
+    ASKING first), ``settled`` takes the reply and says whether it is final."""
+
+    __slots__ = ("command", "exc", "hops", "result", "topo")
+
+    def __init__(self, topo: ClusterTopology, command: Command, exc: BaseException) -> None:
+        self.topo = topo
+        self.command = command
+        self.exc = exc  # the last redirect: raised when the hops run out
+        self.hops = 0
+        self.result: Any = None
+
+    def hop(self) -> tuple[float, bool, str] | None:
+        """(seconds to pause first, send ASKING first, address); None: out of hops."""
+        if self.hops == MAX_HOPS:
+            return None
+        self.hops += 1
+        kind, addr = redirect_of(self.exc, self.topo.driver)
+        self.topo.note_redirect(self.exc)
+        if kind == "TRYAGAIN":  # keys of a multi-key command are mid-migration
+            return TRYAGAIN_PAUSE, False, self.topo.locate(str(self.command[1]))
+        return 0.0, kind == "ASK", addr
+
+    def settled(self, reply: Any) -> bool:
+        if isinstance(reply, Exception) and redirect_of(reply, self.topo.driver)[0]:
+            self.exc = reply
+            return False
+        self.result = reply
+        return True
+
+    def outcome(self) -> Any:
+        if isinstance(self.result, Exception):
+            raise self.result
+        return self.result
 
 
 class _Caller:
@@ -404,7 +439,7 @@ class _Caller:
         try:
             return self.client.execute_command(*args)
         except self.topo._node_down:
-            self.topo.stale = True  # a failover may be under way: re-read the map next time
+            self.topo.freshness.mark()  # a failover may be under way: re-read the map next time
             raise
         except self.topo.driver.response_error as exc:
             if redirect_of(exc, self.topo.driver)[0] is None:
@@ -419,8 +454,7 @@ class _ACaller(_Caller):
         try:
             return await self.client.execute_command(*args)
         except self.topo._node_down:
-            self.topo.stale = True
-            await self.topo.arefresh()
+            self.topo.freshness.mark()
             raise
         except self.topo.driver.response_error as exc:
             if redirect_of(exc, self.topo.driver)[0] is None:

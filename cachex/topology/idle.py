@@ -1,10 +1,11 @@
 """A few connections kept between wire batches, in front of the driver's sync pool.
 
-Why: checking a connection out of redis-py 8's pool and back costs ~11 us (locks, fork check,
-instrumentation hooks), paid once per node per multi-key call; over 4 shards that was a tenth
-of a ``get_many(100)``. A connection parked here skips that, and is still checked the way
-the pool checks it: same process, still connected, nothing unread on the socket (a closed or
-dirty connection goes back to the pool, which reconnects it). The pool still owns every
+Why: checking a connection out of redis-py 8's pool and back takes locks, a fork check and
+instrumentation hooks, paid once per node per multi-key call; over several shards that is a
+visible share of a ``get_many`` (see ``python -m benchmarks --profile``). A connection
+parked here skips that, and is still checked the way the pool checks it: same process,
+still connected, nothing unread on the socket (a closed or dirty connection goes back to the
+pool, which reconnects it). The pool still owns every
 connection: ``max_connections`` holds, and ``drain`` hands parked ones back (on disconnect).
 """
 
@@ -15,6 +16,8 @@ import threading
 import time
 import weakref
 from typing import Any
+
+from . import seam
 
 PARK = 8  # connections parked per pool at most; more go back to the pool
 QUIET_AFTER_FAILURE = 1.0  # seconds without parking once a pool's connection broke
@@ -48,7 +51,7 @@ class Idle:
                 with self._lock:
                     self._parked.pop(key, None)
                 break
-            if conn._sock is not None and _quiet(conn):
+            if seam.connected(conn) and _quiet(conn):
                 return conn
             conn.disconnect()  # closed by the server, or unread bytes: let the pool redo it
             pool.release(conn)
@@ -57,7 +60,7 @@ class Idle:
     def give(self, pool: Any, conn: Any) -> None:
         """Back after a batch: parked while connected (and room is left), else to the pool."""
         key = id(pool)
-        if conn._sock is not None:
+        if seam.connected(conn):
             with self._lock:
                 if not self._paused or self._paused.get(key, 0.0) <= time.monotonic():
                     parked = self._parked.setdefault(key, [])
@@ -119,18 +122,19 @@ class AsyncIdle:
         self._checkout = checkout  # the driver's async pool checkout
 
     async def take(self, pool: Any) -> Any:
-        parked = pool.__dict__.get(_PARKED)
+        parked = seam.pool_state(pool).get(_PARKED)
         while parked:
             conn = parked.pop()
-            if conn.is_connected and _aquiet(conn):
+            if conn.is_connected and seam.aquiet(conn):
                 return conn
             await conn.disconnect(nowait=True)
             await pool.release(conn)
         return await self._checkout(pool)
 
     async def give(self, pool: Any, conn: Any) -> None:
-        if conn.is_connected and pool.__dict__.get(_PAUSED, 0.0) <= time.monotonic():
-            parked = pool.__dict__.setdefault(_PARKED, [])
+        state = seam.pool_state(pool)
+        if conn.is_connected and state.get(_PAUSED, 0.0) <= time.monotonic():
+            parked = state.setdefault(_PARKED, [])
             if len(parked) < PARK:
                 parked.append(conn)
                 return
@@ -139,8 +143,9 @@ class AsyncIdle:
     async def failed(self, pool: Any, conn: Any) -> None:
         """As ``Idle.failed``; also for a cancelled batch (its replies were never read)."""
         await conn.disconnect(nowait=True)
-        pool.__dict__[_PAUSED] = time.monotonic() + QUIET_AFTER_FAILURE
-        parked = pool.__dict__.pop(_PARKED, [])
+        state = seam.pool_state(pool)
+        state[_PAUSED] = time.monotonic() + QUIET_AFTER_FAILURE
+        parked = state.pop(_PARKED, [])
         for other in parked:
             await other.disconnect(nowait=True)
             await pool.release(other)
@@ -150,8 +155,42 @@ _PARKED = "_cachex_parked"
 _PAUSED = "_cachex_parked_paused_until"
 
 
-def _aquiet(conn: Any) -> bool:
-    """Nothing received on an idle asyncio connection: no end of stream, no stray bytes.
-    (The event loop has already read whatever arrived; this looks at its buffer.)"""
-    reader = conn._reader
-    return reader is not None and not reader.at_eof() and not reader._buffer
+
+class Checkout:
+    """The public path's stand-in for ``Idle`` (fast path off, see seam.py): every batch
+    checks a connection out of the driver's pool and releases it after; nothing is parked."""
+
+    __slots__ = ("_checkout",)
+
+    def __init__(self, checkout: Any) -> None:
+        self._checkout = checkout
+
+    def take(self, pool: Any) -> Any:
+        return self._checkout(pool)
+
+    def give(self, pool: Any, conn: Any) -> None:
+        pool.release(conn)
+
+    def failed(self, pool: Any, conn: Any) -> None:
+        conn.disconnect()  # unread replies would poison the next user
+
+    def drain(self, pool: Any) -> None:
+        """Nothing parked."""
+
+
+class AsyncCheckout:
+    """``Checkout`` for asyncio pools."""
+
+    __slots__ = ("_checkout",)
+
+    def __init__(self, checkout: Any) -> None:
+        self._checkout = checkout
+
+    async def take(self, pool: Any) -> Any:
+        return await self._checkout(pool)
+
+    async def give(self, pool: Any, conn: Any) -> None:
+        await pool.release(conn)
+
+    async def failed(self, pool: Any, conn: Any) -> None:
+        await conn.disconnect(nowait=True)

@@ -25,6 +25,7 @@ class ReplicatedTopology(Topology):
         self.primary, *self.replicas = settings.endpoints
         self.by_id = {e.identity: e for e in settings.endpoints}
         self._ack_nodes = frozenset({self.primary.identity})
+        self.reads_located = False  # Django's semantics: a random replica per read
 
     def _pick(self, write: bool) -> Any:
         return self.primary if write else random.choice(self.replicas)

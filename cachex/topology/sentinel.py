@@ -3,8 +3,13 @@
 Clients come from the driver's own ``Sentinel.master_for``/``slave_for``: their pools ask the
 sentinels for an address each time they open a connection, and drop a connection that finds
 the old primary demoted (READONLY), so after a failover the next connection, which is what a
-cachex retry opens, reaches the new primary. cachex only adds an error that says which alias
-and which sentinels failed, and keeps the driver's own retries off.
+cachex retry opens, reaches the new primary. cachex adds an error that says which alias and
+which sentinels failed, and keeps the driver's own retries off.
+
+Multi-key batches take the fast path (base.py, wire.py) on connections from those same
+pools; there cachex does the driver's READONLY check itself: a READONLY reply closes the
+connection and the ones parked for the pool, so the retry's new connection asks the
+sentinels again.
 
 Node names in plans are roles, not addresses (the address changes at each failover):
 ``"primary"`` for writes, ``"replica"`` for reads when ``read_from_replicas`` is set.
@@ -12,6 +17,7 @@ Node names in plans are roles, not addresses (the address changes at each failov
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import threading
 from collections.abc import Sequence
@@ -44,6 +50,51 @@ def _address(sentinel_client: Any) -> str:
     return f"{kw.get('host')}:{kw.get('port')}"
 
 
+class _Discovery:
+    """Finding the primary as I/O-free steps, shared by the sync and async managers: ``ask``
+    names the next sentinel to query, ``answer`` takes its SENTINEL MASTERS reply (or the
+    error that reached it) and says whether the search is over; ``result`` is the primary's
+    address or the error that names the alias and what each sentinel said."""
+
+    __slots__ = ("manager", "not_found", "reports", "service", "todo")
+
+    def __init__(self, manager: Any, service: str, not_found: type[Exception]) -> None:
+        self.manager = manager
+        self.service = service
+        self.not_found = not_found
+        self.todo = list(manager.sentinels)
+        self.reports: list[SentinelReport] = []
+
+    def ask(self) -> Any:
+        return self.todo[0] if self.todo else None
+
+    def answer(self, masters: Any) -> tuple[str, int] | None:
+        sentinel = self.todo.pop(0)
+        if isinstance(masters, BaseException):
+            self.reports.append(unreachable(_address(sentinel), masters))
+            return None
+        report = judge(_address(sentinel), masters, self.service,
+                       self.manager.min_other_sentinels)
+        if report is not None:
+            self.reports.append(report)
+            return None
+        with self.manager.cachex_lock:
+            _ask_first(self.manager.sentinels, sentinel)
+        state = masters[self.service]
+        return state["ip"], state["port"]
+
+    def failed(self) -> Exception:
+        return self.not_found(no_primary_message(self.manager.cachex_alias, self.service,
+                                                 self.reports))
+
+
+def _manager_init(self: Any, alias: str, errors: tuple[type[BaseException], ...],
+                  lock: Any) -> None:
+    self.cachex_alias = alias
+    self.cachex_errors = errors
+    self.cachex_lock = lock
+
+
 @cache
 def _sync_manager_class(base: type) -> type:
     """The driver's ``Sentinel`` whose failed discovery names the alias and each sentinel."""
@@ -53,59 +104,43 @@ def _sync_manager_class(base: type) -> type:
         def __init__(self, *args: Any, alias: str, errors: tuple[type[BaseException], ...],
                      **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self.cachex_alias = alias
-            self.cachex_errors = errors
-            self.cachex_lock = threading.Lock()
+            _manager_init(self, alias, errors, threading.Lock())
 
         def discover_master(self, service_name: str) -> tuple[str, int]:
-            reports: list[SentinelReport] = []
-            for sentinel in list(self.sentinels):
+            search = _Discovery(self, service_name, not_found)
+            while (sentinel := search.ask()) is not None:  # twin: the query below is awaited
                 try:
                     masters = sentinel.sentinel_masters()
                 except self.cachex_errors as exc:
-                    reports.append(unreachable(_address(sentinel), exc))
-                    continue
-                report = judge(_address(sentinel), masters, service_name,
-                               self.min_other_sentinels)
-                if report is None:
-                    with self.cachex_lock:
-                        _ask_first(self.sentinels, sentinel)
-                    state = masters[service_name]
-                    return state["ip"], state["port"]
-                reports.append(report)
-            raise not_found(no_primary_message(self.cachex_alias, service_name, reports))
+                    masters = exc
+                if (found := search.answer(masters)) is not None:
+                    return found
+            raise search.failed()
 
     return CachexSentinel
 
 
 @cache
 def _async_manager_class(base: type) -> type:
-    """The asyncio twin of ``_sync_manager_class`` (the loop differs only by ``await``)."""
+    """The asyncio twin of ``_sync_manager_class`` (one event loop: no lock needed)."""
     not_found = importlib.import_module(base.__module__).MasterNotFoundError
 
     class CachexAsyncSentinel(base):  # type: ignore[valid-type, misc]
         def __init__(self, *args: Any, alias: str, errors: tuple[type[BaseException], ...],
                      **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self.cachex_alias = alias
-            self.cachex_errors = errors
+            _manager_init(self, alias, errors, contextlib.nullcontext())
 
         async def discover_master(self, service_name: str) -> tuple[str, int]:
-            reports: list[SentinelReport] = []
-            for sentinel in list(self.sentinels):
+            search = _Discovery(self, service_name, not_found)
+            while (sentinel := search.ask()) is not None:
                 try:
                     masters = await sentinel.sentinel_masters()
                 except self.cachex_errors as exc:
-                    reports.append(unreachable(_address(sentinel), exc))
-                    continue
-                report = judge(_address(sentinel), masters, service_name,
-                               self.min_other_sentinels)
-                if report is None:
-                    _ask_first(self.sentinels, sentinel)
-                    state = masters[service_name]
-                    return state["ip"], state["port"]
-                reports.append(report)
-            raise not_found(no_primary_message(self.cachex_alias, service_name, reports))
+                    masters = exc
+                if (found := search.answer(masters)) is not None:
+                    return found
+            raise search.failed()
 
     return CachexAsyncSentinel
 
@@ -134,7 +169,6 @@ class SentinelTopology(Topology):
     with ``read_from_replicas``. One batch per request: every key lives on the one primary."""
 
     name = "sentinel"
-    wire = False  # Sentinel-managed connections watch replies for a demoted primary
 
     def __init__(self, settings: Settings, driver: Driver) -> None:
         super().__init__(settings, driver)
@@ -145,6 +179,14 @@ class SentinelTopology(Topology):
         self._ack_nodes = frozenset({PRIMARY})
         self._manager: Any = None
         self._lock = threading.Lock()
+
+    def _connection_classes(self) -> tuple[list[type], list[type]]:
+        """The driver's Sentinel-managed connection classes (they ask the sentinels where
+        the primary is on every connect)."""
+        ssl = self.settings.endpoints[0].tls
+        name = "SentinelManagedSSLConnection" if ssl else "SentinelManagedConnection"
+        return ([getattr(importlib.import_module(self.driver.sentinel.__module__), name)],
+                [getattr(importlib.import_module(self.driver.async_sentinel.__module__), name)])
 
     # -- routing ----------------------------------------------------------------------
     def _role(self, write: bool) -> str:

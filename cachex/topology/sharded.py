@@ -14,6 +14,7 @@ from .wire import AsyncWireClient, WireClient
 
 class ShardedTopology(Topology):
     name = "sharded"
+    reroutable = True
 
     def __init__(self, settings: Settings, driver: Driver) -> None:
         super().__init__(settings, driver)

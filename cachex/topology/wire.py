@@ -1,6 +1,6 @@
 """A node's batch straight on the wire: one packed buffer out, hiredis parsing the replies.
 
-Why: redis-py spends several microseconds of Python on every command of a pipeline (command
+Why: redis-py spends Python work on every command of a pipeline (command
 objects, response callbacks, instrumentation hooks), and a Cluster ``get_many`` of 100 keys
 is about 100 commands. For the commands below, whose plain replies are what redis-py would
 return anyway, cachex packs a node's whole batch with ``hiredis.pack_command``, sends it on a
@@ -19,6 +19,8 @@ import asyncio
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from . import seam
 
 hiredis: Any
 try:
@@ -147,7 +149,7 @@ def read(conn: Any, commands: Sequence[Command], kind: int, replies: Replies, er
     count = len(commands)
     reader = new_reader()  # type: ignore[misc]
     out: list[Any] = Clean()
-    sock = conn._sock
+    sock = seam.sock(conn)
     state = 0
     while len(out) < count:
         try:
@@ -200,7 +202,7 @@ async def asend(conn: Any, payload: list[bytes], errors: Any) -> None:
         await conn.connect()
     if conn.health_check_interval:
         await conn.check_health()
-    writer = conn._writer
+    writer = seam.stream_writer(conn)
     try:
         writer.writelines(payload)
         if len(payload) > 1 or len(payload[0]) > READ_SIZE:  # maybe above the high-water mark
@@ -222,7 +224,7 @@ async def aread(conn: Any, commands: Sequence[Command], kind: int, replies: Repl
     count = len(commands)
     reader = new_reader()  # type: ignore[misc]
     out: list[Any] = Clean()
-    stream = conn._reader
+    stream = seam.stream_reader(conn)
     timeout = conn.socket_timeout or None
     state = 0
     while len(out) < count:
@@ -243,8 +245,8 @@ def _where(conn: Any) -> str:
 
 class WireClient:
     """A node's client for single-key commands: plain ones (``GET``, ``SET``, ``DEL``, ...)
-    go on the wire like a one-command batch, skipping ~30 us of the driver's per-command
-    machinery; anything else goes to the driver's client."""
+    go on the wire like a one-command batch, skipping the driver's per-command
+    machinery (command objects, callbacks, hooks); anything else goes to the driver's client."""
 
     __slots__ = ("client", "pool", "topology")
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from cachex.backends.extended import ExtendedAPI
 from cachex.backends.redis import RedisCache
 from cachex.backends.valkey import ValkeyCache
 from tests import labs
@@ -21,16 +20,7 @@ DRIVERS = ["redis", "valkey"]
 MODES = ["sync", "async"]
 
 
-def backend(driver: str) -> type:
-    """The driver's backend with the extended API (a test-local subclass until
-    ``CachexCache`` carries ``ExtendedAPI`` itself)."""
-    base: type = {"redis": RedisCache, "valkey": ValkeyCache}[driver]
-    if issubclass(base, ExtendedAPI):
-        return base
-    return type(f"Extended{base.__name__}", (ExtendedAPI, base), {})
-
-
-BACKENDS = {driver: backend(driver) for driver in DRIVERS}
+BACKENDS: dict[str, type] = {"redis": RedisCache, "valkey": ValkeyCache}
 
 
 @pytest.fixture(params=TOPOLOGIES)

@@ -23,7 +23,12 @@ ON_WRONG_TYPE = [
     ("sismember", (1,), "set"), ("scard", (), "set"),
     ("zadd", ({"m": 1},), "zset"), ("zrem", ("m",), "zset"), ("zscore", ("m",), "zset"),
     ("zrank", ("m",), "zset"), ("zrange", (), "zset"), ("zrevrange", (), "zset"),
-    ("zincrby", ("m",), "zset"), ("zcard", (), "zset"),
+    ("zincrby", (1, "m"), "zset"), ("zcard", (), "zset"),
+    ("hmget", (["f"],), "hash"), ("hvals", (), "hash"), ("lindex", (0,), "list"),
+    ("lpop", (), "list"), ("smismember", (1,), "set"), ("spop", (), "set"),
+    ("sscan", (), "set"), ("zcount", (0, 1), "zset"), ("zpopmin", (), "zset"),
+    ("zrangebyscore", (0, 1), "zset"), ("zmscore", (["m"],), "zset"),
+    ("zadd", ({"m": 1}, False, False, False, True), "zset"),  # incr: through a script
 ]
 
 

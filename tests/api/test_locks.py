@@ -129,11 +129,17 @@ def test_extend(cache: Any) -> None:
     with pytest.raises(LockError, match="not held"):
         lock.extend(10)
     lock.acquire()
-    lock.extend(100)
+    assert lock.extend(100) is True  # redis-py: adds to the time left
     made = cache.make_key("L")
-    assert 5_000 < raw_client(cache, made).execute_command("PTTL", made) <= 100_000
+    assert 100_000 < raw_client(cache, made).execute_command("PTTL", made) <= 105_000
+    assert lock.extend(10, replace_ttl=True) is True
+    assert 5_000 < raw_client(cache, made).execute_command("PTTL", made) <= 10_000
+    assert lock.reacquire() is True  # back to the lock's own timeout
+    assert 0 < raw_client(cache, made).execute_command("PTTL", made) <= 5_000
     lock.extend(None)
     assert raw_client(cache, made).execute_command("PTTL", made) == -1
+    with pytest.raises(LockError, match="no expiry"):
+        lock.extend(5)
     lock.release()
     with pytest.raises(LockError, match="not held"):
         lock.release()

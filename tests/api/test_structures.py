@@ -121,8 +121,8 @@ def test_zset(api: Any) -> None:
     assert api.zscore("z", "zz") is None
     assert api.zrank("z", "a") == 3
     assert api.zrank("z", "zz") is None
-    assert api.zincrby("z", "c", 10) == 10.0
-    assert api.zincrby("z", "new", 0.5) == 0.5
+    assert api.zincrby("z", 10, "c") == 10.0
+    assert api.zincrby("z", 0.5, "new") == 0.5
     assert api.zrevrange("z", 0, 0) == ["c"]
     assert api.zcard("z") == 5
     assert api.zrem("z", "a", "zz") == 1

@@ -22,6 +22,20 @@ DRIVERS = ["redis", "valkey"]
 pytestmark = pytest.mark.skipif(not wire.enabled, reason="hiredis is not installed")
 
 
+def count_wire(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """From now on, the size of every batch read on the wire path (sync or async)."""
+    used: list[int] = []
+    real_read, real_aread = wire.read, wire.aread
+
+    async def aread(*a: Any) -> Any:
+        used.append(len(a[1]))
+        return await real_aread(*a)
+
+    monkeypatch.setattr(wire, "read", lambda *a: used.append(len(a[1])) or real_read(*a))
+    monkeypatch.setattr(wire, "aread", aread)
+    return used
+
+
 def _batch(prefix: str) -> list[tuple[Any, ...]]:
     a, b, h = f"{prefix}:a", f"{prefix}:b", f"{prefix}:h"
     return [
@@ -258,3 +272,35 @@ def test_single_key_plain_commands_take_the_wire_path(topology: str, make_cache:
         assert await cache.aget("a") == "async"
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_sentinel_batches_take_the_wire_path_through_a_failover(make_cache: Any, mode: str,
+                                                                 monkeypatch: pytest.MonkeyPatch
+                                                                 ) -> None:
+    """Sentinel multi-key batches go on the wire; after SENTINEL FAILOVER the connections
+    parked for the old primary (now a replica: closed by Sentinel, or answering READONLY) are
+    dropped and the next batch reaches the new primary, with no error for the caller."""
+    used = count_wire(monkeypatch)
+    keys = [f"s{i}" for i in range(20)]
+    with testing.sentinel(replicas=1, sentinels=3) as lab:
+        cache = make_cache(lab.url, KEY_PREFIX=f"sent-{mode}")
+
+        async def batches(tag: str) -> dict[str, Any]:
+            await cache.aset_many({k: f"{k}@{tag}" for k in keys})
+            return await cache.aget_many(keys)  # type: ignore[no-any-return]
+
+        def round_trip(tag: str) -> dict[str, Any]:
+            if mode == "async":
+                return asyncio.run(batches(tag))
+            cache.set_many({k: f"{k}@{tag}" for k in keys})
+            return cache.get_many(keys)  # type: ignore[no-any-return]
+
+        assert round_trip("before") == {k: f"{k}@before" for k in keys}
+        assert used, "Sentinel batches did not take the wire path"
+        old = lab.primary_node
+        new = lab.failover()
+        assert new is not old
+        assert round_trip("after") == {k: f"{k}@after" for k in keys}
+        made = cache.make_key(keys[0])
+        assert new.client().get(made) is not None  # written on the new primary

@@ -14,11 +14,13 @@ from .keys import KeysMixin
 from .lists import ListMixin
 from .locks import AsyncLock, Lock, LockMixin
 from .sets import SetMixin
+from .strings import StringMixin
 from .ttl import TTLMixin
 from .zsets import ZSetMixin
 
 
-class ExtendedAPI(TTLMixin, KeysMixin, LockMixin, HashMixin, ListMixin, SetMixin, ZSetMixin):
+class ExtendedAPI(TTLMixin, KeysMixin, LockMixin, StringMixin, HashMixin, ListMixin, SetMixin,
+                  ZSetMixin):
     """Every extended operation; see docs/api.md."""
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ...exceptions import WrongType
+from ...exceptions import CrossSlotError, WrongType
 from ...redact import key_redactor
 from ..flow import Call, Flow
 
@@ -95,3 +95,37 @@ def command(key: Any, made: str, kind: str, args: tuple[Any, ...], *, write: boo
         raise WrongType(
             f"{args[0]} on {_show_key(made)} needs a {kind}, but the key holds a {actual}"
         ) from exc
+
+
+def together(c: Host, name: str, made: Sequence[str]) -> None:
+    """Refuse a multi-key command whose stored keys are not on one node (one slot in a
+    Cluster): the server could not run it atomically. The error names the nodes and which
+    keys each one holds (in the alias's redacted form, see cachex.redact), and the fix."""
+    first = made[0]
+    topology = c._topology
+    if all(topology.colocated(first, k) for k in made[1:]):
+        return
+    show = key_redactor(c.settings.log_keys)
+    where: dict[str, list[str]] = {}
+    for k in made:
+        where.setdefault(topology.label_for(k), []).append(show(k))
+    nodes = "; ".join(f"{label}: {', '.join(held)}" for label, held in where.items())
+    if len(where) == 1:
+        nodes += " (one node, but different Cluster slots)"
+    raise CrossSlotError(
+        f"{name}() on cache {c.alias!r} needs all its keys on one node (one slot in a "
+        f"Cluster), but they live on {nodes}; give the keys one hash tag, e.g. "
+        "'team:{7}:a' and 'team:{7}:b'"
+    )
+
+
+def scan_page(key: Any, made: str, kind: str, name: str, cursor: int, match: str | None,
+              count: int | None) -> Flow[tuple[int, Any]]:
+    """One HSCAN/SSCAN/ZSCAN page: the next cursor and the raw items."""
+    args: tuple[Any, ...] = (name, made, cursor)
+    if match is not None:
+        args += ("MATCH", match)
+    if count is not None:
+        args += ("COUNT", count)
+    cursor, items = yield from command(key, made, kind, args, write=False)
+    return int(cursor), items or ()

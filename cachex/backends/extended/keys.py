@@ -7,8 +7,10 @@ at 0. ``rename`` is one atomic RENAME, so both keys must live together.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
+
+from django.core.cache.backends.base import get_key_func
 
 from ...exceptions import CommandError, CrossSlotError
 from ...redact import key_redactor
@@ -17,18 +19,36 @@ from ._common import Host, text
 from .scan import DEFAULT_ITERSIZE, Scan, key_stripper, match_pattern, unlink_commands
 
 
-def _scanner(c: Host, pattern: str, itersize: int | None, version: int | None
-             ) -> tuple[Scan, Callable[[str], str]]:
+def default_itersize() -> int:
+    """SCAN's COUNT hint when the caller gives none: django-redis's global
+    ``DJANGO_REDIS_SCAN_ITERSIZE`` setting if the project has one, else cachex's default."""
+    from django.conf import settings
+
+    return int(getattr(settings, "DJANGO_REDIS_SCAN_ITERSIZE", None) or DEFAULT_ITERSIZE)
+
+
+def reverse_key_func(params: Mapping[str, Any]) -> Callable[[str], str] | None:
+    """The alias's ``REVERSE_KEY_FUNCTION`` (django-redis's top-level CACHES entry: a
+    callable or its dotted path), or None."""
+    reverse = params.get("REVERSE_KEY_FUNCTION")
+    return None if reverse is None else get_key_func(reverse)
+
+
+def _scanner(c: KeysMixin, pattern: str, itersize: int | None, version: int | None,
+             prefix: str | None = None) -> tuple[Scan, Callable[[str], str]]:
     if version is None:
         version = c.version
-    match = match_pattern(c.key_func, c.key_prefix, version, pattern)
-    scan = Scan(c._topology.primaries(), match, itersize or DEFAULT_ITERSIZE)
-    return scan, key_stripper(c.key_func, c.key_prefix, version)
+    if prefix is None:
+        prefix = c.key_prefix
+    match = match_pattern(c.key_func, prefix, version, pattern)
+    scan = Scan(c._topology.primaries(), match, itersize or default_itersize())
+    reverse = c._reverse_key
+    return scan, reverse or key_stripper(c.key_func, prefix, version)
 
 
-def _delete_pattern(c: Host, pattern: str, itersize: int | None, version: int | None
-                    ) -> Flow[int]:
-    scan, _ = _scanner(c, pattern, itersize, version)
+def _delete_pattern(c: KeysMixin, pattern: str, itersize: int | None, version: int | None,
+                    prefix: str | None) -> Flow[int]:
+    scan, _ = _scanner(c, pattern, itersize, version, prefix)
     topology = c._topology
 
     def plan(keys: list[str]) -> Any:
@@ -64,7 +84,14 @@ def _rename(c: Host, old: Any, new: Any, version: int | None) -> Flow[None]:
 
 
 class KeysMixin(Host):
-    """``keys``, ``iter_keys``, ``delete_pattern``, ``rename`` and their async twins."""
+    """``keys``, ``iter_keys``, ``delete_pattern``, ``rename`` and their async twins.
+
+    ``REVERSE_KEY_FUNCTION`` (a top-level CACHES entry, as in django-redis: a callable or
+    its dotted path, stored key -> Django key) turns scanned keys back into Django keys
+    when a custom ``KEY_FUNCTION`` cannot be inverted by cachex itself.
+    """
+
+    _reverse_key: Callable[[str], str] | None = None  # set by CachexCache.__init__
 
     def keys(self, pattern: str = "*", version: int | None = None) -> list[str]:
         """Django-level keys matching the glob ``pattern`` (all of them in memory: prefer
@@ -94,14 +121,16 @@ class KeysMixin(Host):
                 for raw in keys:
                     yield strip(text(raw))
 
-    def delete_pattern(self, pattern: str, itersize: int | None = None,
-                       version: int | None = None) -> int:
-        """UNLINK every key matching ``pattern`` on every primary, page by page; the count."""
-        return drive(self._router, _delete_pattern(self, pattern, itersize, version))
+    def delete_pattern(self, pattern: str, version: int | None = None,
+                       prefix: str | None = None, itersize: int | None = None) -> int:
+        """UNLINK every key matching ``pattern`` on every primary, page by page; the count.
+        ``prefix`` replaces the alias's KEY_PREFIX for this call (django-redis)."""
+        return drive(self._router, _delete_pattern(self, pattern, itersize, version, prefix))
 
-    async def adelete_pattern(self, pattern: str, itersize: int | None = None,
-                              version: int | None = None) -> int:
-        return await adrive(self._router, _delete_pattern(self, pattern, itersize, version))
+    async def adelete_pattern(self, pattern: str, version: int | None = None,
+                              prefix: str | None = None, itersize: int | None = None) -> int:
+        return await adrive(self._router,
+                            _delete_pattern(self, pattern, itersize, version, prefix))
 
     def rename(self, old: Any, new: Any, version: int | None = None) -> None:
         """Atomically rename (value and expiry kept, ``new`` overwritten). ``ValueError`` if

@@ -90,3 +90,41 @@ def unlink_commands(plan: Callable[[list[str]], list[Batch[Any]]], raw: list[Any
     to the node they were found on: a key orphaned by a changed shard ring still goes."""
     batches = plan([text(k) for k in raw])
     return [("UNLINK", *(raw[p] for p in g.positions)) for b in batches for g in b.groups]
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A Redis glob (``*``, ``?``, ``[abc]``, ``[^a-z]``, ``\\`` escapes) as a regex."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        i += 1
+        if ch == "*":
+            out.append(".*")
+        elif ch == "?":
+            out.append(".")
+        elif ch == "\\" and i < n:
+            out.append(re.escape(pattern[i]))
+            i += 1
+        elif ch == "[":
+            end = pattern.find("]", i + 1 if i < n and pattern[i] in "^!" else i)
+            if end < 0:
+                out.append(re.escape(ch))
+                continue
+            body = pattern[i:end]
+            i = end + 1
+            negate = body[:1] == "^"
+            body = body[1:] if negate else body
+            out.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\") + "]")
+        else:
+            out.append(re.escape(ch))
+    return re.compile("".join(out), re.DOTALL)
+
+
+def glob_matcher(pattern: str | None) -> Callable[[Any], bool]:
+    """A filter for decoded members: everything without a pattern; otherwise the ``str``
+    members the glob matches in full."""
+    if pattern is None:
+        return lambda member: True
+    fullmatch = glob_regex(pattern).fullmatch
+    return lambda member: isinstance(member, str) and fullmatch(member) is not None

@@ -1,0 +1,171 @@
+"""The driver seam: the only module that touches redis-py/valkey-py private attributes.
+
+Why a seam: cachex's fast path (``wire.py``: packed batches read with its own hiredis reader;
+``idle.py``: connections parked between batches) needs a few things the drivers do not
+publish: a sync connection's socket (``_sock``), an asyncio connection's streams (``_reader``,
+``_writer``), the unread bytes of an asyncio stream (``StreamReader._buffer``), a place on an
+asyncio pool to park connections (the pool's ``__dict__``) and the driver's mapping of error
+replies to exception classes (``_parsers.base.BaseParser.parse_error``).
+
+Each of them is probed once per driver and connection class (``fast_path``), against
+throwaway, never-connected instances of the installed driver's classes. When one is missing,
+or a connection speaks RESP3 and the installed hiredis cannot tell push frames from replies,
+cachex logs one WARNING naming what is missing and the driver version, and that topology runs
+on the driver's public API (pipelines, pool checkout/release) with the same results.
+``OPTIONS["fast_path"] = False`` chooses the public path without probing.
+
+The accessors below assume a passed probe; nothing else in cachex reads a driver's private
+attribute, so a driver release that renames one breaks the probe (a warning and the public
+path), never a call with a raw ``AttributeError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from collections.abc import Callable, Iterable
+from functools import cache
+from importlib import metadata
+from typing import Any
+
+log = logging.getLogger("cachex.seam")
+
+# -- accessors (valid only after a passed probe) ------------------------------------------
+
+
+def sock(conn: Any) -> Any:
+    """A sync connection's socket (None while not connected)."""
+    return conn._sock
+
+
+def connected(conn: Any) -> bool:
+    """A sync connection holds an open socket (cheaper than the drivers' ``is_connected``,
+    which older versions lack)."""
+    return conn._sock is not None
+
+
+def stream_reader(conn: Any) -> Any:
+    """An asyncio connection's ``StreamReader`` (None while not connected)."""
+    return conn._reader
+
+
+def stream_writer(conn: Any) -> Any:
+    """An asyncio connection's ``StreamWriter``."""
+    return conn._writer
+
+
+def aquiet(conn: Any) -> bool:
+    """Nothing received on an idle asyncio connection: no end of stream, no stray bytes.
+    (The event loop has already read whatever arrived; this looks at its buffer.)"""
+    reader = conn._reader
+    return reader is not None and not reader.at_eof() and not reader._buffer
+
+
+def pool_state(pool: Any) -> dict[str, Any]:
+    """Where cachex keeps per-pool state on an asyncio pool (it lives and dies with it)."""
+    return pool.__dict__  # type: ignore[no-any-return]
+
+
+def error_parser(pkg: str) -> Callable[[str], Exception] | None:
+    """The driver's own mapping of error replies to exception classes (MOVED -> MovedError,
+    READONLY -> ReadOnlyError, ...), or None when this version does not have it there."""
+    try:
+        parse = importlib.import_module(f"{pkg}._parsers.base").BaseParser.parse_error
+    except (ImportError, AttributeError):
+        return None
+    return parse if callable(parse) else None
+
+
+# -- probes ---------------------------------------------------------------------------------
+
+SYNC_NEEDS = ("_sock", "send_packed_command", "can_read", "disconnect", "pid")
+ASYNC_NEEDS = ("_reader", "_writer", "is_connected", "connect", "check_health",
+               "health_check_interval", "socket_timeout", "disconnect")
+
+
+def driver_version(pkg: str) -> str:
+    try:
+        return f"{pkg} {metadata.version(pkg)}"
+    except metadata.PackageNotFoundError:  # pragma: no cover - a vendored driver
+        return f"{pkg} (version unknown)"
+
+
+def _instance(cls: type) -> Any:
+    """A never-connected connection of ``cls`` (Sentinel-managed ones need their pool)."""
+    try:
+        return cls()
+    except (KeyError, TypeError):
+        return cls(connection_pool=None)
+
+
+def _missing_on(cls: type, needs: Iterable[str]) -> list[str]:
+    try:
+        conn = _instance(cls)
+    except Exception as exc:  # any failure means: no fast path for this class
+        return [f"a {cls.__name__}() to probe ({type(exc).__name__}: {exc})"]
+    missing = [f"{cls.__name__}.{name}" for name in needs if not hasattr(conn, name)]
+    protocol = getattr(conn, "protocol", 2)
+    if str(protocol) == "3" and not _hiredis_tells_pushes():
+        missing.append(f"{cls.__name__} speaks RESP3 and the installed hiredis cannot tell "
+                       "push frames from replies (hiredis >= 3 can)")
+    return missing
+
+
+def _hiredis_tells_pushes() -> bool:
+    try:
+        import hiredis
+    except ImportError:
+        return True  # no hiredis: no wire path at all, only parking (protocol-neutral)
+    return hasattr(hiredis, "PushNotification")
+
+
+@cache
+def probe_class(cls: type, asynchronous: bool) -> tuple[str, ...]:
+    """What the fast path needs and ``cls`` lacks (empty: usable). Probed once per class."""
+    missing = _missing_on(cls, ASYNC_NEEDS if asynchronous else SYNC_NEEDS)
+    if asynchronous and "_buffer" not in asyncio.StreamReader.__init__.__code__.co_names:
+        missing.append("asyncio.StreamReader._buffer")
+    return tuple(missing)
+
+
+@cache
+def probe_driver(pkg: str, async_pool: type) -> tuple[str, ...]:
+    """What the fast path needs from the driver module itself."""
+    missing = []
+    if error_parser(pkg) is None:
+        missing.append(f"{pkg}._parsers.base.BaseParser.parse_error")
+    if getattr(async_pool, "__dictoffset__", 0) == 0:
+        missing.append(f"{async_pool.__name__}.__dict__")
+    return tuple(missing)
+
+
+_warned: set[tuple[str, tuple[str, ...]]] = set()
+
+
+def forget() -> None:
+    """Probe afresh and warn again (for tests that simulate another driver build)."""
+    probe_class.cache_clear()
+    probe_driver.cache_clear()
+    _warned.clear()
+
+
+def fast_path(pkg: str, async_pool: type, sync_classes: Iterable[type],
+              async_classes: Iterable[type], alias: str) -> bool:
+    """True when every probe passes for these connection classes; else one WARNING per
+    driver and set of missing pieces, and False (the caller takes the public path)."""
+    missing = list(probe_driver(pkg, async_pool))
+    for cls in dict.fromkeys(sync_classes):
+        missing += probe_class(cls, False)
+    for cls in dict.fromkeys(async_classes):
+        missing += probe_class(cls, True)
+    if not missing:
+        return True
+    key = (pkg, tuple(missing))
+    if key not in _warned:
+        _warned.add(key)
+        log.warning("cachex %r: fast path off with %s: missing %s; using the driver's public "
+                    "API instead (same results, more CPU per call). OPTIONS['fast_path'] = "
+                    "False silences this.", alias, driver_version(pkg), "; ".join(missing),
+                    extra={"alias": alias, "event": "fast_path_off"})
+    return False
