@@ -21,7 +21,7 @@ test-drivers:    ## oldest and newest redis-py 5-8 / valkey-py 6, +/- hiredis (p
 	bash scripts/drivers.sh
 
 dist:            ## build sdist + wheel (no warnings), twine check, smoke-test both installed
-	bash scripts/bootstrap.sh test,release
+	bash scripts/bootstrap.sh test
 	bash scripts/dist.sh
 
 test-compat:     ## oldest and newest Python x Django pairs (part of `make test`)

@@ -23,6 +23,9 @@ step() { echo "==> dist: $*"; }
 # pip on this kind of machine notes configured local indexes that are absent; not our output
 quiet_pip() { "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }; }
 
+# the release tools (the `release` extra), into the dev venv once
+"$py" -c "import build, twine" 2>/dev/null || quiet_pip "$py" -m pip install -q "build>=1.2" "twine>=6"
+
 step "clean copy of the tracked files"
 mkdir -p "$work/src"
 git ls-files -z --cached --others --exclude-standard \
