@@ -168,3 +168,17 @@ def test_cluster_ports_leave_room_for_the_bus() -> None:
         port = free_port(cluster_bus=True)
         assert port < 55000
         assert _bindable("127.0.0.1", port + CLUSTER_BUS_OFFSET) is not None
+
+
+@pytest.mark.parametrize("kind", ["single", "shards"])
+def test_valkey_driver_labs_are_valkey_servers(kind: str, wheel_server: Path) -> None:
+    """What the ValkeyCache parametrisations get from tests/labs.py: Valkey, not Redis."""
+    if labs.valkey_mode() == "off":
+        pytest.skip("CACHEX_TEST_VALKEY=off")
+    started = labs.lab(kind, labs.flavor_for("valkey"))
+    nodes = started if isinstance(started, list) else [started]
+    assert {n.execute("INFO", "server").get("server_name") for n in nodes} == {"valkey"}
+    if find_binaries().flavor == "redis":  # RedisCache keeps the default (Redis) servers
+        default = labs.lab(kind, labs.flavor_for("redis"))
+        first = default[0] if isinstance(default, list) else default
+        assert "valkey_version" not in first.execute("INFO", "server")
