@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 
 
-.PHONY: demo test test-compat test-drivers test-fast dist lint type check docs bench bench-quick clean
+.PHONY: demo test test-compat test-drivers test-fast dist lint type check docs bench bench-quick bench-stampede clean
 
 demo:            ## start a local lab of real servers and tour cachex on it
 	bash scripts/bootstrap.sh test,bench
@@ -53,6 +53,10 @@ bench:           ## full benchmark run (several minutes)
 bench-quick:     ## quick benchmark run (under a minute)
 	bash scripts/bootstrap.sh test,bench
 	$(PY) -m benchmarks --quick
+
+bench-stampede:  ## 200 callers on one expiring key: recomputations and waits per mode
+	bash scripts/bootstrap.sh test,bench
+	$(PY) -m benchmarks.stampede
 
 clean:
 	rm -rf $(VENV) .venv-compat-* .venv-drivers .cache .pytest_cache .mypy_cache .ruff_cache site dist build

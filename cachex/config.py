@@ -30,7 +30,7 @@ OPTION_KEYS = (
     "topology", "retry", "failover", "serializer", "compressor", "compress_min_size",
     "pickle_protocol", "pool", "read_from_replicas", "weights", "sentinel", "wait_replicas",
     "username", "password", "log_keys", "decode_fallbacks", "decompress_max_size", "signing",
-    "metrics", "fast_path",
+    "metrics", "fast_path", "stampede",
 )
 POOL_KEYS = ("max_connections", "socket_timeout", "socket_connect_timeout",
              "socket_keepalive", "health_check_interval", "client_name", "ssl_cert_reqs",

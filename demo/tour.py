@@ -71,6 +71,7 @@ def main() -> int:
         tour_placement(django_caches["shards"], django_caches["cluster"], shards, cluster)
         tour_async(django_caches["cluster"])
         tour_sentinel(django_caches["sentinel"], sentinel_set)
+        tour_stampede(single.url)
         tour_operations()
         tour_timing(django_caches["default"], django_caches["django"])
         title("Stopping the lab")
@@ -154,6 +155,64 @@ def tour_sentinel(cache: Any, lab: Any) -> None:
             time.sleep(0.05)
     print(f"SENTINEL FAILOVER -> new primary {new.address}; write went through "
           f"({errors} caller-visible errors) ->", cache.get("sentinel:key"))
+
+
+def tour_stampede(url: str) -> None:
+    """Stampede protection: 20 threads and 20 tasks ask for one key that just expired."""
+    import threading
+
+    from cachex.backends.redis import RedisCache
+
+    title("Stampede protection: 40 callers, one expired key, one recomputation")
+
+    def burst(cache: Any, prepare: Callable[[], None]) -> int:
+        computed: list[int] = []
+
+        def compute() -> str:
+            computed.append(1)
+            time.sleep(0.05)  # a slow query
+            return "fresh"
+
+        async def acompute() -> str:
+            computed.append(1)
+            await asyncio.sleep(0.05)
+            return "fresh"
+
+        async def tasks() -> None:  # an async default is awaited
+            await asyncio.gather(*(cache.aget_or_set("hot", acompute, 30) for _ in range(20)))
+
+        prepare()
+        barrier = threading.Barrier(20)
+
+        def caller() -> None:
+            barrier.wait()
+            cache.get_or_set("hot", compute, 30)
+
+        threads = [threading.Thread(target=caller) for _ in range(20)]
+        threads.append(threading.Thread(target=asyncio.run, args=(tasks(),)))
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return len(computed)
+
+    plain = RedisCache(url, {"KEY_PREFIX": "demo-plain"})
+    print(f"  {'no protection (Django logic)':<34} recomputations:",
+          burst(plain, lambda: plain.delete("hot")))
+    for mode in ("herd", "lock"):
+        cache = RedisCache(url, {"KEY_PREFIX": f"demo-{mode}",
+                                 "OPTIONS": {"stampede": {"mode": mode}}})
+
+        def expire(cache: Any = cache, mode: str = mode) -> None:
+            if mode == "herd":  # soft-expired: stale value still stored, served meanwhile
+                cache.set("hot", "stale", 0.01)
+                time.sleep(0.02)
+            else:
+                cache.delete("hot")
+
+        print(f"  {'OPTIONS[stampede] mode ' + repr(mode):<34} recomputations:",
+              burst(cache, expire))
+    print("  (docs/stampede.md; `make bench-stampede` measures 200 callers and 4 processes)")
 
 
 def tour_operations() -> None:

@@ -8,6 +8,7 @@ No thread pools are involved in the async API.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
@@ -25,9 +26,13 @@ from ..policy import FailedReplies
 from ..redact import key_redactor
 from ..router import NodeCommands
 from ..routing import Batch, scatter
+from ..stampede import facade as stampede_facade
+from ..stampede import flows as stampede_flows
+from ..stampede.options import UNSET, for_call
 from .extended import ExtendedAPI
 from .extended.keys import reverse_key_func
-from .flow import Call, Flow, Run, adrive, drive
+from .flow import Await, Call, Flow, Run, adrive, drive
+from .raw import RawAccess
 from .shared import alias_state
 from .timeouts import GONE, check_delta, expiry_ms, set_args
 
@@ -64,7 +69,7 @@ def _no_script(exc: BaseException) -> bool:
         ("NOSCRIPT", "No matching script"))
 
 
-class CachexCache(ExtendedAPI, BaseCache):
+class CachexCache(RawAccess, ExtendedAPI, BaseCache):
     """Django cache backend over one topology; subclasses bind a driver."""
 
     driver_factory: ClassVar[Callable[[], Driver]]
@@ -81,6 +86,9 @@ class CachexCache(ExtendedAPI, BaseCache):
         self._decode_many = state.codec.decode_many
         self._default_ms = expiry_ms(self.default_timeout)
         self._reverse_key = reverse_key_func(params)  # keys()/iter_keys() results
+        self._stampede = state.stampede
+        if state.stampede is not None:  # instance methods; the class's stay the fast path
+            stampede_facade.install(self, state.stampede)
         # the batch key path applies only where make_key/validate_key are not customised
         self._plain_keys = (type(self).make_key is BaseCache.make_key
                             and type(self).validate_key is CachexCache.validate_key)
@@ -132,8 +140,12 @@ class CachexCache(ExtendedAPI, BaseCache):
         added = yield Call(k, (*set_args(k, v, ms), "NX"), idempotent=False, degradable=True)
         return bool(added)
 
-    def _get_or_set(self, key: Any, default: Any, timeout: Any, version: int | None
-                    ) -> Flow[Any]:
+    def _get_or_set(self, key: Any, default: Any, timeout: Any, version: int | None,
+                    stampede: Any = UNSET) -> Flow[Any]:
+        protect = for_call(stampede, self._stampede)
+        if protect is not None:  # see cachex/stampede
+            return (yield from stampede_flows.get_or_set(self, protect, key, default, timeout,
+                                                         version))
         # Django's logic (get, else add, then read back whatever won), written once for
         # both twins: Django 6 routes aget_or_set through a thread when get_or_set is
         # overridden, which would defeat the native async path.
@@ -143,6 +155,8 @@ class CachexCache(ExtendedAPI, BaseCache):
             return self._decode(raw, k)
         if callable(default):
             default = default()
+            if inspect.isawaitable(default):  # aget_or_set awaits an async default
+                default = yield Await(default)
         yield from self._add(key, default, timeout, version)
         raw = yield Call(k, ("GET", k), write=False, degradable=True)
         return default if raw is None else self._decode(raw, k)
@@ -320,8 +334,10 @@ class CachexCache(ExtendedAPI, BaseCache):
         return drive(self._router, self._add(key, value, timeout, version))
 
     def get_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT,
-                   version: int | None = None) -> Any:
-        return drive(self._router, self._get_or_set(key, default, timeout, version))
+                   version: int | None = None, *, stampede: Any = UNSET) -> Any:
+        """Django's get_or_set; ``stampede`` overrides the alias's OPTIONS["stampede"] for
+        this call ("herd", "early", "lock", a dict, or False for none): docs/stampede.md."""
+        return drive(self._router, self._get_or_set(key, default, timeout, version, stampede))
 
     def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT,
               version: int | None = None) -> bool:
@@ -398,8 +414,10 @@ class CachexCache(ExtendedAPI, BaseCache):
         return await adrive(self._router, self._add(key, value, timeout, version))
 
     async def aget_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT,
-                          version: int | None = None) -> Any:
-        return await adrive(self._router, self._get_or_set(key, default, timeout, version))
+                          version: int | None = None, *, stampede: Any = UNSET) -> Any:
+        """As ``get_or_set``; a callable default that returns an awaitable is awaited."""
+        return await adrive(self._router,
+                            self._get_or_set(key, default, timeout, version, stampede))
 
     async def atouch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT,
                      version: int | None = None) -> bool:

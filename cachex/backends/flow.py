@@ -7,7 +7,9 @@ the error thrown in). ``drive`` and ``adrive`` are the only twins: the logic of,
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import asyncio
+import time
+from collections.abc import Awaitable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar, Union
 
@@ -37,7 +39,21 @@ class Run:
     degradable: bool = False
 
 
-Step = Union[Call, Run]  # noqa: UP007 - a runtime alias; `|` needs 3.10+ objects here too
+@dataclass(frozen=True)
+class Pause:
+    """Sleep (``time.sleep`` / ``asyncio.sleep``): a flow that waits for another caller."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Await:
+    """Await a caller's awaitable (an async ``get_or_set`` default); refused by ``drive``."""
+
+    awaitable: Awaitable[Any]
+
+
+Step = Union[Call, Run, Pause, Await]  # noqa: UP007 - a runtime alias
 Flow = Generator[Step, Any, T]
 
 
@@ -56,9 +72,16 @@ def drive(router: Router, flow: Flow[T]) -> T:
             if isinstance(step, Call):
                 reply = router.call(step.key, *step.args, write=step.write,
                                     idempotent=step.idempotent, degradable=step.degradable)
-            else:
+            elif isinstance(step, Run):
                 reply = router.run(step.batches, idempotent=step.idempotent,
                                    degradable=step.degradable)
+            elif isinstance(step, Pause):
+                time.sleep(step.seconds)
+                reply = None
+            else:
+                getattr(step.awaitable, "close", lambda: None)()  # no "never awaited" warning
+                raise TypeError("the default returned an awaitable; use the async method "
+                                "(aget_or_set) to have it awaited")
         except Exception as exc:  # handed to the flow, which decides
             error = exc
 
@@ -79,8 +102,13 @@ async def adrive(router: Router, flow: Flow[T]) -> T:
                 reply = await router.acall(step.key, *step.args, write=step.write,
                                            idempotent=step.idempotent,
                                            degradable=step.degradable)
-            else:
+            elif isinstance(step, Run):
                 reply = await router.arun(step.batches, idempotent=step.idempotent,
                                           degradable=step.degradable)
+            elif isinstance(step, Pause):
+                await asyncio.sleep(step.seconds)
+                reply = None
+            else:
+                reply = await step.awaitable
         except Exception as exc:
             error = exc

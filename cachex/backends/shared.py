@@ -14,10 +14,12 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 
 from ..codec import Codec
+from ..compat.options import apply as compat_options
 from ..config import Settings, parse_settings
 from ..drivers import Driver
 from ..policy import build_policy
 from ..router import Router
+from ..stampede.options import StampedeOptions, parse_stampede
 from ..topology import topology_for
 
 
@@ -27,6 +29,7 @@ class AliasState:
     settings: Settings
     codec: Codec
     router: Router
+    stampede: StampedeOptions | None = None
 
 
 _lock = threading.Lock()
@@ -48,7 +51,9 @@ def alias_state(driver_factory: Callable[[], Driver], location: Any,
 def _build(driver: Driver, location: Any, params: Mapping[str, Any]) -> AliasState:
     alias = guess_alias(location, params)
     options = params.get("OPTIONS") or {}
+    location, options = compat_options(alias, location, options)  # peers' spellings
     settings = parse_settings(alias, location, options)
+    stampede = parse_stampede(alias, options)
     try:
         codec = Codec.from_options(options, alias)
         policy = build_policy(options, alias, settings.topology)
@@ -58,7 +63,7 @@ def _build(driver: Driver, location: Any, params: Mapping[str, Any]) -> AliasSta
             router = instrument(router, options["metrics"], log_keys=settings.log_keys)
     except (ValueError, ImportError) as exc:  # ImportError: an optional codec library
         raise ImproperlyConfigured(f"cachex cache {alias!r}: {exc}") from None
-    return AliasState(alias, settings, codec, router)
+    return AliasState(alias, settings, codec, router, stampede)
 
 
 def guess_alias(location: Any, params: Mapping[str, Any]) -> str:

@@ -17,6 +17,9 @@ Wire format (one value per key):
 
   ``payload`` is the serializer output, compressed by the named compressor if any.
 
+* With ``OPTIONS["stampede"]`` in herd or early mode, a value may sit in a 27-byte envelope
+  ``b"\x00T" + ...`` (see :mod:`cachex.stampede.envelope`) around one of these forms; every
+  alias unwraps it (the numbers in it steer only stampede decisions, never decoding).
 * With ``OPTIONS["signing"]``, every stored value except a raw int is
   ``b"\x00S" + HMAC-SHA256(key, inner) + inner``, ``inner`` being one of the forms above;
   the MAC is checked before anything else looks at the bytes.
@@ -58,6 +61,7 @@ from cachex.codec.serializers import (
     Serializer,
 )
 from cachex.redact import key_redactor
+from cachex.stampede.envelope import is_wrapped, unwrap
 
 __all__ = ["COMPRESSORS", "DEFAULT_DECOMPRESS_MAX_SIZE", "SERIALIZERS", "Codec"]
 
@@ -379,6 +383,8 @@ class Codec:
 
     def _unsigned(self, data: bytes, key: str | None) -> Any:
         """A signing alias reads unsigned bytes only as a raw int, never unpickles them."""
+        if is_wrapped(data):  # a stampede envelope around signed bytes: the MAC is checked
+            return self.decode(unwrap(data), key)
         if data and (0x2F < data[0] < 0x3A or data[0] == 0x2D):
             try:
                 return int(data)
@@ -508,6 +514,8 @@ class Codec:
             raise self._decode_failure(data, key, exc) from exc
 
     def _decode_framed(self, data: bytes, key: str | None) -> Any:
+        if is_wrapped(data):  # a stampede envelope around this codec's own bytes
+            return self.decode(unwrap(data), key)
         sid, cid = data[1:2], data[2:3]
         ser_name = _SERIALIZER_NAMES.get(sid[0]) if sid else None
         comp_known = bool(cid) and cid[0] in _COMPRESSOR_NAMES

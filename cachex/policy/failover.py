@@ -10,7 +10,8 @@ cache API (get, set, add, delete, touch, has_key and the ``*_many`` forms), whos
 live with a miss, a dropped write or another shard's answer. incr/decr (a Lua script),
 incr_version (RENAME), clear (FLUSHDB), locks and the data-structure API are never flagged,
 so they always raise. Failing open also needs a neutral reply, so only commands listed in
-``NEUTRAL`` can fail open at all.
+``NEUTRAL`` (and the stampede read/touch scripts, which answer like GET/PEXPIRE) can fail open
+at all.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..exceptions import ConnectionFailed, NodeUnavailable
+from ..stampede.lua import DEGRADABLE as DEGRADABLE_SCRIPTS
 from ..translate import sent_before_failure
 
 RAISE, FAIL_OPEN, REROUTE = "raise", "fail_open", "reroute"
@@ -57,6 +59,9 @@ class FailedReplies(list):  # type: ignore[type-arg]
 
 
 def neutral_reply(command: Command) -> Any:
+    if len(command) > 1 and str(command[0]).upper() in ("EVALSHA", "EVAL") \
+            and command[1] in DEGRADABLE_SCRIPTS:
+        return None  # the stampede read/touch scripts: a missing key, nothing touched
     make = NEUTRAL.get(str(command[0]).upper())
     if make is None:
         raise NoNeutralReply(f"{command[0]} cannot fail open")
