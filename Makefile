@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 
 
-.PHONY: demo test test-compat test-fast lint type check docs bench bench-quick bench-stampede clean
+.PHONY: demo test test-compat test-drivers test-fast dist lint type check docs bench bench-quick bench-stampede clean
 
 demo:            ## start a local lab of real servers and tour cachex on it
 	bash scripts/bootstrap.sh test,bench
@@ -11,8 +11,18 @@ demo:            ## start a local lab of real servers and tour cachex on it
 
 test:            ## the whole test suite against real servers (what CI runs)
 	bash scripts/bootstrap.sh test
-	$(PY) -m pytest $(PYTEST_ARGS)
+	CACHEX_TEST_VALKEY=require $(PY) -m pytest $(PYTEST_ARGS)
 	bash scripts/compat.sh
+	bash scripts/drivers.sh
+	$(MAKE) dist
+
+test-drivers:    ## oldest and newest redis-py 5-8 / valkey-py 6, +/- hiredis (part of `make test`)
+	bash scripts/bootstrap.sh test
+	bash scripts/drivers.sh
+
+dist:            ## build sdist + wheel (no warnings), twine check, smoke-test both installed
+	bash scripts/bootstrap.sh test
+	bash scripts/dist.sh
 
 test-compat:     ## oldest and newest Python x Django pairs (part of `make test`)
 	bash scripts/bootstrap.sh test
@@ -49,4 +59,4 @@ bench-stampede:  ## 200 callers on one expiring key: recomputations and waits pe
 	$(PY) -m benchmarks.stampede
 
 clean:
-	rm -rf $(VENV) .venv-compat-* .cache .pytest_cache .mypy_cache .ruff_cache site
+	rm -rf $(VENV) .venv-compat-* .venv-drivers .cache .pytest_cache .mypy_cache .ruff_cache site dist build

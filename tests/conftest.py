@@ -12,14 +12,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     labs.stop_all()
 
 
-@pytest.fixture(scope="session")
-def single_server() -> Any:
-    return labs.lab("single")
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return labs.describe_servers()
 
 
-@pytest.fixture(scope="session")
-def shard_servers() -> Any:
-    return labs.lab("shards")
+@pytest.fixture
+def single_server(request: pytest.FixtureRequest) -> Any:
+    """The session's single server, of the flavour the test's ``driver`` meets."""
+    return labs.lab("single", labs.flavor_for(labs.driver_of(request)))
+
+
+@pytest.fixture
+def shard_servers(request: pytest.FixtureRequest) -> Any:
+    """The session's three shard servers, of the flavour the test's ``driver`` meets."""
+    return labs.lab("shards", labs.flavor_for(labs.driver_of(request)))
 
 
 @pytest.fixture

@@ -50,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     parser.add_argument("--password", default=None, help="requirepass of the data nodes")
+    parser.add_argument(
+        "--flavor",
+        choices=("redis", "valkey"),
+        default=None,
+        help="server to run (default: $CACHEX_FLAVOR, else redis if installed, else valkey)",
+    )
     sub = parser.add_subparsers(dest="topology", required=True)
     sub.add_parser("single", help="one server")
     many = sub.add_parser("servers", help="N independent servers (shards)")
@@ -67,19 +73,20 @@ def _parser() -> argparse.ArgumentParser:
 
 def _lab(args: argparse.Namespace) -> AbstractContextManager[Any]:
     if args.topology == "single":
-        return server(password=args.password)
+        return server(password=args.password, flavor=args.flavor)
     if args.topology == "servers":
-        return servers(args.n, password=args.password)
+        return servers(args.n, password=args.password, flavor=args.flavor)
     if args.topology == "cluster":
         if args.password is not None:
             raise SystemExit("cluster labs take no --password")
-        return cluster(args.primaries, args.replicas)
+        return cluster(args.primaries, args.replicas, flavor=args.flavor)
     return sentinel(
         args.service,
         replicas=args.replicas,
         sentinels=args.sentinels,
         password=args.password,
         sentinel_password=args.sentinel_password,
+        flavor=args.flavor,
     )
 
 

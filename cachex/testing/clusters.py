@@ -402,10 +402,12 @@ def cluster(
     *,
     extra_config: dict[str, str] | None = None,
     timeout: float = 30,
+    flavor: str | None = None,
 ) -> Iterator[Cluster]:
     """A cluster of ``primaries`` primaries with ``replicas_per_primary`` replicas each.
 
     ``cluster-node-timeout`` is 2 s, so a dead primary is replaced within a few seconds.
+    ``flavor`` (``"redis"`` or ``"valkey"``) picks the server; default: ``CACHEX_FLAVOR``.
     """
     if primaries < 1 or replicas_per_primary < 0:
         raise LabError("cluster() needs primaries >= 1 and replicas_per_primary >= 0")
@@ -416,7 +418,7 @@ def cluster(
         "cluster-replica-validity-factor 0",  # a replica may always take over, however stale
     ]
     total = primaries * (1 + replicas_per_primary)
-    with Lab("cluster") as lab:
+    with Lab("cluster", flavor=flavor) as lab:
         nodes = [
             lab.data_node(f"node{i}", lines=lines, extra_config=extra_config, cluster_bus=True)
             for i in range(total)

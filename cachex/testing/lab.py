@@ -47,8 +47,8 @@ class Lab:
     binaries: Binaries
     servers: list[Server]
 
-    def __init__(self, kind: str = "lab") -> None:
-        self.binaries = find_binaries()
+    def __init__(self, kind: str = "lab", *, flavor: str | None = None) -> None:
+        self.binaries = find_binaries(flavor)
         self.dir = Path(tempfile.mkdtemp(prefix="cachex-lab-", suffix=f"-{kind}"))
         self.servers = []
         self._owner_pid = os.getpid()
@@ -168,10 +168,16 @@ def _close_open_labs() -> None:
 
 @contextmanager
 def server(
-    *, password: str | None = None, extra_config: Mapping[str, str] | None = None
+    *,
+    password: str | None = None,
+    extra_config: Mapping[str, str] | None = None,
+    flavor: str | None = None,
 ) -> Iterator[Server]:
-    """One standalone server, for the single-node topology."""
-    with Lab("server") as lab:
+    """One standalone server, for the single-node topology.
+
+    ``flavor`` (``"redis"`` or ``"valkey"``) picks the server; default: ``CACHEX_FLAVOR``.
+    """
+    with Lab("server", flavor=flavor) as lab:
         node = lab.data_node("server", password=password, extra_config=extra_config)
         lab.start([node])
         yield node
@@ -179,12 +185,19 @@ def server(
 
 @contextmanager
 def servers(
-    n: int, *, password: str | None = None, extra_config: Mapping[str, str] | None = None
+    n: int,
+    *,
+    password: str | None = None,
+    extra_config: Mapping[str, str] | None = None,
+    flavor: str | None = None,
 ) -> Iterator[list[Server]]:
-    """``n`` independent servers (client-side shards, or a Django "replicated" set)."""
+    """``n`` independent servers (client-side shards, or a Django "replicated" set).
+
+    ``flavor`` (``"redis"`` or ``"valkey"``) picks the server; default: ``CACHEX_FLAVOR``.
+    """
     if n < 1:
         raise LabError(f"servers(n) needs n >= 1, got {n}")
-    with Lab("servers") as lab:
+    with Lab("servers", flavor=flavor) as lab:
         nodes = [
             lab.data_node(f"server{i}", password=password, extra_config=extra_config)
             for i in range(n)

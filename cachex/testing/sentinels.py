@@ -249,13 +249,15 @@ def sentinel(
     sentinel_password: str | None = None,
     *,
     timeout: float = 30,
+    flavor: str | None = None,
 ) -> Iterator[SentinelSet]:
     """A primary with ``replicas`` replicas, watched by ``sentinels`` sentinels (quorum: a
     majority). ``password`` protects the data nodes, ``sentinel_password`` the sentinels.
+    ``flavor`` (``"redis"`` or ``"valkey"``) picks the server; default: ``CACHEX_FLAVOR``.
     """
     if replicas < 0 or sentinels < 1:
         raise LabError("sentinel() needs replicas >= 0 and sentinels >= 1")
-    with Lab("sentinel") as lab:
+    with Lab("sentinel", flavor=flavor) as lab:
         version = lab.binaries.version
         primary = lab.data_node("node0", password=password)
         lab.start([primary])

@@ -7,21 +7,39 @@ migrate slots and fail primaries over.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
 
 from cachex.routing import SLOTS, key_slot
 from cachex.testing import Cluster, Server, cluster, flushall
+from tests import labs
 
 DRIVERS = ["redis", "valkey"]
 
 
 @pytest.fixture(scope="module")
-def module_cluster() -> Iterator[Cluster]:
-    with cluster() as lab:
-        yield lab
+def module_clusters() -> Iterator[Callable[[str | None], Cluster]]:
+    """``module_clusters(flavor)``: the module's cluster of that server flavour, started on
+    first use (a module whose tests all use one driver starts one cluster)."""
+    with contextlib.ExitStack() as stack:
+        made: dict[str | None, Cluster] = {}
+
+        def get(flavor: str | None) -> Cluster:
+            if flavor not in made:
+                made[flavor] = stack.enter_context(cluster(flavor=flavor))
+            return made[flavor]
+
+        yield get
+
+
+@pytest.fixture
+def module_cluster(module_clusters: Callable[[str | None], Cluster],
+                   request: pytest.FixtureRequest) -> Cluster:
+    """The module's cluster of the flavour the test's ``driver`` meets."""
+    return module_clusters(labs.flavor_for(labs.driver_of(request)))
 
 
 @pytest.fixture

