@@ -2,7 +2,8 @@
 
 Starts one server, three shards and a 6-node cluster with ``cachex.testing``, configures
 Django with a cachex alias on each (and Django's own RedisCache beside the single server),
-then shows where keys live, sync and native async calls on one alias, the operations
+then shows where keys live, sync and native async calls on one alias, a django-redis alias
+with only BACKEND changed, bounded pools and partial failures, stampede protection, the operations
 command and metrics during a shard outage (on servers of its own), and a small timing.
 Everything is stopped and removed at the end.
 """
@@ -73,6 +74,8 @@ def main() -> int:
         tour_placement(django_caches["shards"], django_caches["cluster"], shards, cluster)
         tour_async(django_caches["cluster"])
         tour_sentinel(django_caches["sentinel"], sentinel_set)
+        tour_migration(single.url)
+        tour_hardening()
         tour_stampede(single.url)
         tour_operations()
         tour_near(django_caches["near"], django_caches["default"], single)
@@ -158,6 +161,85 @@ def tour_sentinel(cache: Any, lab: Any) -> None:
             time.sleep(0.05)
     print(f"SENTINEL FAILOVER -> new primary {new.address}; write went through "
           f"({errors} caller-visible errors) ->", cache.get("sentinel:key"))
+
+
+def tour_migration(url: str) -> None:
+    """Settings and calls written for django-redis, with only BACKEND changed."""
+    import warnings
+
+    from cachex.backends.redis import RedisCache
+    from cachex.compat.options import CachexCompatWarning
+
+    title("Drop-in migration: a django-redis alias with only BACKEND changed")
+    options = {"CLIENT_CLASS": "django_redis.client.DefaultClient",
+               "IGNORE_EXCEPTIONS": True, "SOCKET_TIMEOUT": 2, "SOCKET_CONNECT_TIMEOUT": 2}
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", CachexCompatWarning)
+        cache = RedisCache(url, {"KEY_PREFIX": "demo-migrate", "OPTIONS": options})
+        cache.get("warm-up")
+    for w in seen[:4]:
+        print("  warning:", str(w.message).split(". ")[0])
+    cache.zadd("scores", {"ada": 1})
+    cache.zincrby("scores", 5, "ada")  # redis-py / django-redis order: (key, amount, member)
+    print("  zincrby('scores', 5, 'ada')   ->", cache.zscore("scores", "ada"))
+    print("  set(..., nx=True) twice       ->", cache.set("once", 1, nx=True),
+          cache.set("once", 2, nx=True))
+    raw_key = cache.make_key("once")
+    client = cache._cache.get_client(raw_key, write=True)  # Django RedisCache's raw access
+    print("  cache._cache.get_client(key)  ->", type(client).__name__,
+          "TTL", client.ttl(raw_key))
+    print("  (docs/migration/: tables old -> new for five peers)")
+
+
+def tour_hardening() -> None:
+    """Bounded pools that wait, honest partial failures, bounded decompression."""
+    import zlib
+
+    from cachex import testing
+    from cachex.backends.redis import RedisCache
+    from cachex.exceptions import PartialFailure
+
+    title("Hardening: pools that wait, partial failures that say what was applied")
+    with testing.servers(3) as nodes:
+        bounded = RedisCache(nodes[0].url, {"KEY_PREFIX": "demo-pool", "OPTIONS": {
+            "pool": {"max_connections": 4, "pool_timeout": 5}}})
+        nodes[0].client().execute_command("CLIENT", "PAUSE", "300", "WRITE")
+
+        async def burst() -> list[Any]:
+            return await asyncio.gather(*(bounded.aset(f"k{i}", i) for i in range(100)),
+                                        return_exceptions=True)
+
+        results = asyncio.run(burst())
+        errors = sum(isinstance(r, Exception) for r in results)
+        stored = len(bounded.get_many([f"k{i}" for i in range(100)]))
+        print(f"  100 concurrent aset, max_connections=4, server paused 0.3 s -> "
+              f"{errors} errors, {stored} stored")
+
+        shards = RedisCache([n.url for n in nodes], {"KEY_PREFIX": "demo-partial",
+                                                     "OPTIONS": {"retry": None}})
+        nodes[2].kill()
+        try:
+            shards.set_many({f"user:{i}": i for i in range(30)})
+        except PartialFailure as exc:
+            print(f"  set_many(30) with 1 of 3 shards killed -> PartialFailure: "
+                  f"{len(exc.applied)} applied, {len(exc.not_applied)} not applied")
+
+    with testing.server() as server:
+        from cachex.codec import DecodeError
+
+        cache = RedisCache(server.url, {"KEY_PREFIX": "demo-bomb",
+                                        "OPTIONS": {"compressor": "zlib"}})
+        squeeze = zlib.compressobj(9)
+        chunk = bytes(1 << 20)  # a pickle of 256 MB of zeros, never held in memory here
+        bomb = squeeze.compress(b"\x80\x04\x8e" + (256 << 20).to_bytes(8, "little"))
+        bomb += b"".join(squeeze.compress(chunk) for _ in range(256))
+        bomb += squeeze.compress(b".") + squeeze.flush()
+        server.client().set(cache.make_key("bomb"), b"\x00pz" + bomb)  # pickle+zlib header
+        try:
+            cache.get("bomb")
+        except DecodeError as exc:
+            print(f"  a stored {len(bomb) // 1024} KB zlib value inflating to 256 MB -> "
+                  f"refused: {str(exc)[:70]}...")
 
 
 def tour_stampede(url: str) -> None:
