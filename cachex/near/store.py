@@ -155,23 +155,20 @@ class NearStore:
     # -- changes --------------------------------------------------------------------------
     def invalidate(self, keys: Iterable[str]) -> None:
         """The server says these keys changed."""
-        with self._lock:
-            self.seq += 1
-            for key in keys:
-                entry = self._entries.get(key)
-                if entry is not None:
-                    self._remove(key, entry)
-                    self._counts["invalidations"] += 1
+        self._forget(keys, "invalidations")
 
     def drop(self, keys: Iterable[str]) -> None:
         """This process wrote these keys: forget them (and fail fills racing the write)."""
+        self._forget(keys, "drops")
+
+    def _forget(self, keys: Iterable[str], counter: str) -> None:
         with self._lock:
-            self.seq += 1
+            self.seq += 1  # a fill that started before this change must not be stored
             for key in keys:
                 entry = self._entries.get(key)
                 if entry is not None:
                     self._remove(key, entry)
-                    self._counts["drops"] += 1
+                    self._counts[counter] += 1
 
     def flush(self) -> None:
         """Forget everything: a channel lost or (re)made, a FLUSHDB, a failover, ``clear``."""
