@@ -30,8 +30,11 @@ OPTION_KEYS = (
     "topology", "retry", "failover", "serializer", "compressor", "compress_min_size",
     "pickle_protocol", "pool", "read_from_replicas", "weights", "sentinel", "wait_replicas",
     "username", "password", "log_keys", "decode_fallbacks", "decompress_max_size", "signing",
-    "metrics", "fast_path", "stampede", "near_cache",
+    "metrics", "fast_path", "stampede", "near_cache", "pipelining",
 )
+# OPTIONS["pipelining"] when absent: off until a lone aget is shown within 5 % of the switch
+# off on every topology (docs/async.md has the measurements behind it)
+PIPELINING_DEFAULT = False
 POOL_KEYS = ("max_connections", "pool_timeout", "socket_timeout", "socket_connect_timeout",
              "socket_keepalive", "health_check_interval", "client_name", "ssl_cert_reqs",
              "ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
@@ -118,6 +121,16 @@ class Settings:
         return (self.topology, self.endpoints, self.pool, self.read_from_replicas,
                 self.service, self.sentinel_username, self.sentinel_password,
                 self.sentinel_socket_timeout, self.wait_replicas, self.fast_path)
+
+
+def parse_pipelining(alias: str, options: Mapping[str, Any]) -> bool:
+    """OPTIONS["pipelining"]: True or False (async auto-pipelining, docs/async.md)."""
+    value = options.get("pipelining", PIPELINING_DEFAULT)
+    if not isinstance(value, bool):
+        raise fail(alias, f"OPTIONS['pipelining'] must be True or False, got {value!r}",
+                   "Write OPTIONS = {'pipelining': False} to turn async auto-pipelining off, "
+                   "or leave it out for the default")
+    return value
 
 
 def fail(alias: str, problem: str, fix: str) -> ImproperlyConfigured:

@@ -1,7 +1,10 @@
 """The executor: runs planned commands on topology clients under the alias's policy.
 
-This is the only place with sync/async twins that do I/O; each twin is a few lines and every
-decision lives in shared helpers or in ``cachex.policy``. Plans come from the topology (pure
+Written once: the guarded path (a node under suspicion), retries, failover and the recovery
+of failed batches are generators of I/O-free steps (``cachex.steps``), performed by
+``perform`` or ``aperform``. Hand-written twins are only the hot path (``call``, ``run``,
+``_run_node`` and their async twins) and one-line I/O adapters; every decision lives in
+shared helpers or in ``cachex.policy``. Plans come from the topology (pure
 routing), commands from the facade.
 
 Hot path: while no node has failed recently (the breaker's ``suspects`` dict is empty), a call
@@ -32,7 +35,9 @@ from .policy.options import default_threshold
 from .policy.oversize import LIMIT_QUERY, may_be_oversize, parse_limit, too_large
 from .policy.reroute import NotReroutable, Reroute, reroute
 from .redact import key_redactor
+from .steps import Each, Io, Retry, Steps, aperform, perform
 from .topology import Topology
+from .topology.autopipe import AutoPipeliner
 from .topology.wire import Clean
 from .translate import translate, unreachable
 
@@ -45,7 +50,7 @@ class Router:
     """Sends commands for one alias; shared by every backend instance of that alias."""
 
     def __init__(self, topology: Topology, policy: Policy | RetryPolicy, *,
-                 log_keys: str = "hash") -> None:
+                 log_keys: str = "hash", pipelining: bool = False) -> None:
         if isinstance(policy, RetryPolicy):  # a bare retry policy: default failover options
             policy = Policy.from_retry(
                 policy, FailoverOptions(threshold=default_threshold(topology.name)))
@@ -65,8 +70,14 @@ class Router:
         # keys in messages and logs: never replayable (cachex.redact, OPTIONS['log_keys']);
         # the alias's own choice (the topology, and its settings, may be shared by aliases)
         self._show_key = key_redactor(log_keys)
+        # OPTIONS['pipelining']: concurrent single-key async calls share round-trips
+        self._pipeliner = (AutoPipeliner(self) if pipelining and AutoPipeliner.suits(topology)
+                           else None)
 
     # -- one command, routed by key ----------------------------------------------------
+    # Hot path twin (``call``/``acall``): the bare driver call while nothing is suspect,
+    # kept explicit because a generator-driven version costs a frame per call; everything
+    # after a failure, or under suspicion, is the one-source ``_call_guarded``/``_call_failed``.
     def call(self, key: str, *args: Any, write: bool = True, idempotent: bool = True,
              degradable: bool = False) -> Any:
         if not self._suspects:
@@ -78,34 +89,16 @@ class Router:
                 err = exc
             node = self._node_of(key, write)
             self._record(node, err)
-        else:
-            node = self._node_of(key, write)
-            try:
-                return self._call_on(node, key, args, write)
-            except CachexError as exc:
-                err = exc
-        return self._call_failed(err, node, key, args, write, idempotent, degradable)
-
-    def _call_failed(self, err: CachexError, node: Hashable | None, key: str, args: Command,
-                     write: bool, idempotent: bool, degradable: bool) -> Any:
-        """After the first attempt failed: retries, then the failover mode. (Kept out of
-        ``call`` so that the hot path builds no closures.)"""
-        err = self._sized(err, node, [args])
-        failed_at = time.monotonic()
-        try:
-            return self.retry.recover(
-                err, lambda: self._call_again(key, args, write, failed_at),
-                idempotent=idempotent, where=self._where(key, args))
-        except CachexError as final:
-            err = final
-        outcome = self._fail_over(err, node, [args], idempotent, degradable)
-        if isinstance(outcome, FailedReplies):
-            return outcome[0]
-        return outcome.merge(self._run_plan(outcome))[0]
+            return perform(self._call_failed(err, node, key, args, write, idempotent,
+                                                   degradable))
+        return perform(self._call_guarded(key, args, write, idempotent, degradable))
 
     async def acall(self, key: str, *args: Any, write: bool = True, idempotent: bool = True,
                     degradable: bool = False) -> Any:
         if not self._suspects:
+            pipe = self._pipeliner
+            if pipe is not None and args[0] in pipe.commands:
+                return await pipe.call(key, args, write, idempotent, degradable)
             try:
                 return await self.topology.aclient(key, write).execute_command(*args)
             except self._driver_error as exc:
@@ -114,60 +107,52 @@ class Router:
                 err = exc
             node = self._node_of(key, write)
             self._record(node, err)
-        else:
-            node = self._node_of(key, write)
-            try:
-                return await self._acall_on(node, key, args, write)
-            except CachexError as exc:
-                err = exc
-        return await self._acall_failed(err, node, key, args, write, idempotent, degradable)
+            return await aperform(self._call_failed(err, node, key, args, write,
+                                                          idempotent, degradable))
+        return await aperform(self._call_guarded(key, args, write, idempotent,
+                                                       degradable))
 
-    async def _acall_failed(self, err: CachexError, node: Hashable | None, key: str,
-                            args: Command, write: bool, idempotent: bool,
-                            degradable: bool) -> Any:
-        err = await self._asized(err, node, [args])
+    def _call_guarded(self, key: str, args: Command, write: bool, idempotent: bool,
+                      degradable: bool) -> Steps[Any]:
+        """A call while some node is suspect: circuit check first, then as after a failure."""
+        node = self._node_of(key, write)
+        try:
+            return (yield from self._call_on(node, key, args, write))
+        except CachexError as exc:
+            err = exc
+        return (yield from self._call_failed(err, node, key, args, write, idempotent,
+                                             degradable))
+
+    def _call_failed(self, err: CachexError, node: Hashable | None, key: str, args: Command,
+                     write: bool, idempotent: bool, degradable: bool) -> Steps[Any]:
+        """After the first attempt failed: retries, then the failover mode."""
+        err = yield from self._sized(err, node, [args])
         failed_at = time.monotonic()
         try:
-            return await self.retry.arecover(
-                err, lambda: self._acall_again(key, args, write, failed_at),
-                idempotent=idempotent, where=self._where(key, args))
+            return (yield Retry(self.retry, err,
+                                lambda: self._call_again(key, args, write, failed_at),
+                                idempotent, self._where(key, args)))
         except CachexError as final:
             err = final
         outcome = self._fail_over(err, node, [args], idempotent, degradable)
+        self._served(outcome)
         if isinstance(outcome, FailedReplies):
             return outcome[0]
-        return outcome.merge(await self._arun_plan(outcome))[0]
+        return outcome.merge((yield from self._run_plan(outcome)))[0]
 
-    def _call_again(self, key: str, args: Command, write: bool, failed_at: float) -> Any:
+    def _call_again(self, key: str, args: Command, write: bool, failed_at: float
+                    ) -> Steps[Any]:
         """A retry, located afresh (in a Cluster, on a slot map read after the failure)."""
         if self._map_outdated(failed_at):
-            self.topology.refresh()
-        return self._call_on(self._node_of(key, write), key, args, write)
+            yield Io(self.topology.refresh, self.topology.arefresh)
+        return (yield from self._call_on(self._node_of(key, write), key, args, write))
 
-    async def _acall_again(self, key: str, args: Command, write: bool,
-                           failed_at: float) -> Any:
-        if self._map_outdated(failed_at):
-            await self.topology.arefresh()
-        return await self._acall_on(self._node_of(key, write), key, args, write)
-
-    def _call_on(self, node: Hashable | None, key: str, args: Command, write: bool) -> Any:
+    def _call_on(self, node: Hashable | None, key: str, args: Command, write: bool
+                 ) -> Steps[Any]:
         """One guarded attempt: circuit check, call, bookkeeping."""
         self._gate(node)
         try:
-            reply = self.topology.client(key, write).execute_command(*args)
-        except self._driver_error as exc:
-            err = translate(exc, self.driver, self._where(key, args))
-            self._record(node, err)
-            raise err from exc
-        if node in self._suspects:
-            self._healthy(node)
-        return reply
-
-    async def _acall_on(self, node: Hashable | None, key: str, args: Command,
-                        write: bool) -> Any:
-        self._gate(node)
-        try:
-            reply = await self.topology.aclient(key, write).execute_command(*args)
+            reply = yield Io(self._keyed, self._akeyed, key, write, args)
         except self._driver_error as exc:
             err = translate(exc, self.driver, self._where(key, args))
             self._record(node, err)
@@ -177,6 +162,8 @@ class Router:
         return reply
 
     # -- several commands per node, one round-trip per node ----------------------------
+    # Hot path twin (``run``/``arun``): one ``execute_many`` while nothing is suspect; the
+    # recovery of failed nodes and the suspect path are the one-source steps below.
     def run(self, batches: Sequence[NodeCommands], *, idempotent: bool = True,
             degradable: bool = False) -> list[list[Any]]:
         """Replies per batch, in batch order. Several healthy nodes overlap their network
@@ -186,23 +173,16 @@ class Router:
         if len(batches) == 1:
             node, cmds = batches[0]
             return [self._run_node(node, cmds, idempotent, degradable)]
-        errors: dict[int, CachexError] = {}
         if self._suspects:
-            out, failed = self._run_suspected(batches, idempotent, degradable, errors)
-        else:
-            try:
-                results = self.topology.execute_many(batches)
-            except self._driver_error as exc:  # a redirect's slow path failed: no retry
-                raise translate(exc, self.driver, f"{len(batches)} nodes") from exc
-            out, failed = self._settle(batches, results)
-        for i, err in failed:
-            node, cmds = batches[i]
-            try:
-                out[i] = self._run_failed(node, cmds, err, idempotent, degradable)
-            except CachexError as exc:
-                errors[i] = exc
-        if errors:
-            raise self._partial(batches, errors)
+            return perform(self._run_suspected(batches, idempotent, degradable))
+        try:
+            results = self.topology.execute_many(batches)
+        except self._driver_error as exc:  # a redirect's slow path failed: no retry
+            raise translate(exc, self.driver, f"{len(batches)} nodes") from exc
+        out, failed = self._settle(batches, results)
+        if failed:
+            return perform(self._recover_batches(batches, out, failed, {}, idempotent,
+                                                       degradable))
         return out
 
     async def arun(self, batches: Sequence[NodeCommands], *, idempotent: bool = True,
@@ -217,34 +197,51 @@ class Router:
         if len(batches) == 1:
             node, cmds = batches[0]
             return [await self._arun_node(node, cmds, idempotent, degradable)]
-        errors: dict[int, CachexError] = {}
-        out: list[list[Any]]
-        failed: list[tuple[int, CachexError]] = []
         if self._suspects:
-            out, failed = await self._arun_suspected(batches, idempotent, degradable, errors)
-        elif not self.topology.wired(batches):
-            results = await asyncio.gather(
-                *[self._arun_node(node, cmds, idempotent, degradable) for node, cmds in batches],
-                return_exceptions=True)
-            out = []
-            for i, result in enumerate(results):
-                if isinstance(result, CachexError):
-                    errors[i] = result
-                    out.append([])
-                elif isinstance(result, BaseException):
-                    raise result
-                else:
-                    out.append(result)
-        else:
-            try:
-                raw = await self.topology.aexecute_many(batches)
-            except self._driver_error as exc:
-                raise translate(exc, self.driver, f"{len(batches)} nodes") from exc
-            out, failed = self._settle(batches, raw)
-        for i, err in failed:  # one after another: retries are the rare path
+            return await aperform(self._run_suspected(batches, idempotent, degradable))
+        if not self.topology.wired(batches):
+            return await self._arun_each(batches, idempotent, degradable)
+        try:
+            raw = await self.topology.aexecute_many(batches)
+        except self._driver_error as exc:
+            raise translate(exc, self.driver, f"{len(batches)} nodes") from exc
+        out, failed = self._settle(batches, raw)
+        if failed:
+            return await aperform(self._recover_batches(batches, out, failed, {},
+                                                              idempotent, degradable))
+        return out
+
+    async def _arun_each(self, batches: Sequence[NodeCommands], idempotent: bool,
+                         degradable: bool) -> list[list[Any]]:
+        """Async only (sync pipelines them in ``execute_many``): batches off the wire
+        path, one task per node, every node to the end."""
+        results = await asyncio.gather(
+            *[self._arun_node(node, cmds, idempotent, degradable) for node, cmds in batches],
+            return_exceptions=True)
+        errors: dict[int, CachexError] = {}
+        out: list[list[Any]] = []
+        for i, result in enumerate(results):
+            if isinstance(result, CachexError):
+                errors[i] = result
+                out.append([])
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                out.append(result)
+        if errors:
+            raise self._partial(batches, errors)
+        return out
+
+    def _recover_batches(self, batches: Sequence[NodeCommands], out: list[list[Any]],
+                         failed: list[tuple[int, CachexError]],
+                         errors: dict[int, CachexError], idempotent: bool,
+                         degradable: bool) -> Steps[list[list[Any]]]:
+        """Each failed batch in turn (retries are the rare path): retries and failover;
+        the batches that stay failed raise ``PartialFailure``."""
+        for i, err in failed:
             node, cmds = batches[i]
             try:
-                out[i] = await self._arun_failed(node, cmds, err, idempotent, degradable)
+                out[i] = yield from self._run_failed(node, cmds, err, idempotent, degradable)
             except CachexError as exc:
                 errors[i] = exc
         if errors:
@@ -298,41 +295,23 @@ class Router:
         return out, failed, send, spans
 
     def _run_suspected(self, batches: Sequence[NodeCommands], idempotent: bool,
-                       degradable: bool, errors: dict[int, CachexError]
-                       ) -> tuple[list[list[Any]], list[tuple[int, CachexError]]]:
+                       degradable: bool) -> Steps[list[list[Any]]]:
+        """While a node is suspect: the staged batches in one round-trip (async: one
+        coroutine for wire batches, else one task per node), then the recovery."""
+        errors: dict[int, CachexError] = {}
         out, failed, send, spans = self._stage_suspected(batches, idempotent, degradable,
                                                          errors)
         if send:
             nodes = list(send)
             try:
-                results = self.topology.execute_many([(n, send[n]) for n in nodes])
+                results = yield Io(self.topology.execute_many, self._amany,
+                                   [(n, send[n]) for n in nodes])
             except self._driver_error as exc:
                 raise translate(exc, self.driver, f"{len(nodes)} nodes") from exc
             self._settle_suspected(nodes, results, spans, out, failed, errors)
         failed.sort(key=lambda pair: pair[0])
-        return out, failed
-
-    async def _arun_suspected(self, batches: Sequence[NodeCommands], idempotent: bool,
-                              degradable: bool, errors: dict[int, CachexError]
-                              ) -> tuple[list[list[Any]], list[tuple[int, CachexError]]]:
-        """Async twin of ``_run_suspected``: one coroutine for wire batches, else one
-        task per node."""
-        out, failed, send, spans = self._stage_suspected(batches, idempotent, degradable,
-                                                         errors)
-        if send:
-            pairs = [(n, send[n]) for n in send]
-            try:
-                if self.topology.wired(pairs):
-                    results: Sequence[Any] = await self.topology.aexecute_many(pairs)
-                else:
-                    results = await asyncio.gather(
-                        *[self.topology.aexecute(n, c) for n, c in pairs],
-                        return_exceptions=True)
-            except self._driver_error as exc:
-                raise translate(exc, self.driver, f"{len(pairs)} nodes") from exc
-            self._settle_suspected(list(send), results, spans, out, failed, errors)
-        failed.sort(key=lambda pair: pair[0])
-        return out, failed
+        return (yield from self._recover_batches(batches, out, failed, errors, idempotent,
+                                                 degradable))
 
     def _settle_suspected(self, nodes: list[Hashable], results: Sequence[Any],
                           spans: list[tuple[int, Reroute | None, list[tuple[Hashable, int, int]]]],
@@ -375,7 +354,7 @@ class Router:
             elif problem is not None:
                 errors[i] = problem
             else:
-                out[i] = plan.merge(pieces)
+                out[i] = plan.merge(pieces, rerouted=True)
 
     def _partial(self, batches: Sequence[NodeCommands], errors: dict[int, CachexError]
                  ) -> PartialFailure:
@@ -426,6 +405,7 @@ class Router:
             out.append(result)
         return out, failed
 
+    # Hot path twin (``_run_node``/``_arun_node``): one node's batch while nothing is suspect.
     def _run_node(self, node: Any, cmds: list[Command], idempotent: bool,
                   degradable: bool) -> list[Any]:
         if not self._suspects:
@@ -436,27 +416,8 @@ class Router:
             except CachexError as exc:
                 err = exc
             self._record(node, err)
-        else:
-            try:
-                return self._run_on(node, cmds)
-            except CachexError as exc:
-                err = exc
-        return self._run_failed(node, cmds, err, idempotent, degradable)
-
-    def _run_failed(self, node: Any, cmds: list[Command], err: CachexError, idempotent: bool,
-                    degradable: bool) -> list[Any]:
-        """After a node's first attempt failed: retries, then the failover mode."""
-        err = self._sized(err, node, cmds)
-        failed_at = time.monotonic()
-        try:
-            return self.retry.recover(err, lambda: self._run_again(node, cmds, failed_at),
-                                      idempotent=idempotent, where=self.topology.node_label(node))
-        except CachexError as final:
-            err = final
-        outcome = self._fail_over(err, node, cmds, idempotent, degradable)
-        if isinstance(outcome, FailedReplies):
-            return outcome
-        return outcome.merge(self._run_plan(outcome))
+            return perform(self._run_failed(node, cmds, err, idempotent, degradable))
+        return perform(self._run_guarded(node, cmds, idempotent, degradable))
 
     async def _arun_node(self, node: Any, cmds: list[Command], idempotent: bool,
                          degradable: bool) -> list[Any]:
@@ -468,71 +429,58 @@ class Router:
             except CachexError as exc:
                 err = exc
             self._record(node, err)
-        else:
-            try:
-                return await self._arun_on(node, cmds)
-            except CachexError as exc:
-                err = exc
-        return await self._arun_failed(node, cmds, err, idempotent, degradable)
+            return await aperform(self._run_failed(node, cmds, err, idempotent,
+                                                         degradable))
+        return await aperform(self._run_guarded(node, cmds, idempotent, degradable))
 
-    async def _arun_failed(self, node: Any, cmds: list[Command], err: CachexError,
-                           idempotent: bool, degradable: bool) -> list[Any]:
-        err = await self._asized(err, node, cmds)
+    def _run_guarded(self, node: Any, cmds: list[Command], idempotent: bool,
+                     degradable: bool) -> Steps[list[Any]]:
+        try:
+            return (yield from self._run_on(node, cmds))
+        except CachexError as exc:
+            err = exc
+        return (yield from self._run_failed(node, cmds, err, idempotent, degradable))
+
+    def _run_failed(self, node: Any, cmds: list[Command], err: CachexError, idempotent: bool,
+                    degradable: bool) -> Steps[list[Any]]:
+        """After a node's first attempt failed: retries, then the failover mode."""
+        err = yield from self._sized(err, node, cmds)
         failed_at = time.monotonic()
         try:
-            return await self.retry.arecover(
-                err, lambda: self._arun_again(node, cmds, failed_at),
-                idempotent=idempotent, where=self.topology.node_label(node))
+            return (yield Retry(self.retry, err,  # type: ignore[no-any-return]
+                                lambda: self._run_again(node, cmds, failed_at),
+                                idempotent, self.topology.node_label(node)))
         except CachexError as final:
             err = final
         outcome = self._fail_over(err, node, cmds, idempotent, degradable)
         if isinstance(outcome, FailedReplies):
             return outcome
-        return outcome.merge(await self._arun_plan(outcome))
+        return outcome.merge((yield from self._run_plan(outcome)), rerouted=True)
 
-    def _run_on(self, node: Any, cmds: list[Command]) -> list[Any]:
+    def _run_on(self, node: Any, cmds: list[Command]) -> Steps[list[Any]]:
         self._gate(node)
         try:
-            replies = self.topology.execute(node, cmds)
+            replies = yield Io(self.topology.execute, self.topology.aexecute, node, cmds)
         except self._driver_error as exc:
             err = translate(exc, self.driver, self.topology.node_label(node))
             self._record(node, err)
             raise err from exc
         if node in self._suspects:
             self._healthy(node)
-        return replies
+        return replies  # type: ignore[no-any-return]
 
-    async def _arun_on(self, node: Any, cmds: list[Command]) -> list[Any]:
-        self._gate(node)
-        try:
-            replies = await self.topology.aexecute(node, cmds)
-        except self._driver_error as exc:
-            err = translate(exc, self.driver, self.topology.node_label(node))
-            self._record(node, err)
-            raise err from exc
-        if node in self._suspects:
-            self._healthy(node)
-        return replies
-
-    def _run_again(self, node: Any, cmds: list[Command], failed_at: float) -> list[Any]:
+    def _run_again(self, node: Any, cmds: list[Command], failed_at: float
+                   ) -> Steps[list[Any]]:
         """A retry of a batch: where slots move (Cluster failover), re-plan it first."""
         if self._map_outdated(failed_at):
-            self.topology.refresh()
+            yield Io(self.topology.refresh, self.topology.arefresh)
         plan = self._replanned(node, cmds)
         if plan is None:
-            return self._run_on(node, cmds)
-        return plan.merge(self._run_plan(plan))
-
-    async def _arun_again(self, node: Any, cmds: list[Command], failed_at: float) -> list[Any]:
-        if self._map_outdated(failed_at):
-            await self.topology.arefresh()
-        plan = self._replanned(node, cmds)
-        if plan is None:
-            return await self._arun_on(node, cmds)
-        return plan.merge(await self._arun_plan(plan))
+            return (yield from self._run_on(node, cmds))
+        return plan.merge((yield from self._run_plan(plan)))
 
     def _sized(self, err: CachexError, node: Hashable | None, cmds: list[Command]
-               ) -> CachexError:
+               ) -> Steps[CachexError]:
         """``ValueTooLarge`` instead of ``err`` when a command's value was over the node's
         request limit (asked from the node; see ``policy/oversize.py``), so no retry
         re-sends it."""
@@ -540,27 +488,37 @@ class Router:
         if not size or node is None:
             return err
         try:
-            reply = self.topology.node_client(node).execute_command(*LIMIT_QUERY)
+            reply = yield Io(self._probe, self._aprobe, node, LIMIT_QUERY)
         except (self._driver_error, CachexError):
             reply = None
         return too_large(size, parse_limit(reply), self.topology.node_label(node), err)
 
-    async def _asized(self, err: CachexError, node: Hashable | None, cmds: list[Command]
-                      ) -> CachexError:
-        size = may_be_oversize(err, cmds)
-        if not size or node is None:
-            return err
-        try:
-            reply = await self.topology.anode_client(node).execute_command(*LIMIT_QUERY)
-        except (self._driver_error, CachexError):
-            reply = None
-        return too_large(size, parse_limit(reply), self.topology.node_label(node), err)
+    def _run_plan(self, plan: Reroute) -> Steps[list[list[Any]]]:
+        """A rerouted plan's batches: in turn (sync) or at once (async)."""
+        return (yield Each([self._run_on(node, cmds)  # type: ignore[no-any-return]
+                            for node, cmds in plan.batches]))
 
-    def _run_plan(self, plan: Reroute) -> list[list[Any]]:
-        return [self._run_on(node, cmds) for node, cmds in plan.batches]
+    # -- the I/O the steps name (``Io``), where it is more than one topology method ------
+    # One-line twins: the sync call and the awaited one.
+    def _keyed(self, key: str, write: bool, args: Command) -> Any:
+        return self.topology.client(key, write).execute_command(*args)
 
-    async def _arun_plan(self, plan: Reroute) -> list[list[Any]]:
-        return await _gather([self._arun_on(node, cmds) for node, cmds in plan.batches])
+    async def _akeyed(self, key: str, write: bool, args: Command) -> Any:
+        return await self.topology.aclient(key, write).execute_command(*args)
+
+    def _probe(self, node: Hashable, args: Command) -> Any:
+        return self.topology.node_client(node).execute_command(*args)
+
+    async def _aprobe(self, node: Hashable, args: Command) -> Any:
+        return await self.topology.anode_client(node).execute_command(*args)
+
+    async def _amany(self, pairs: list[NodeCommands]) -> Sequence[Any]:
+        """Async ``execute_many``: one coroutine for wire batches, else one task per node
+        (the sync side pipelines those inside ``execute_many``)."""
+        if self.topology.wired(pairs):
+            return await self.topology.aexecute_many(pairs)
+        return list(await asyncio.gather(*[self.topology.aexecute(n, c) for n, c in pairs],
+                                         return_exceptions=True))
 
     # -- decisions shared by both twins (no I/O) ----------------------------------------
     def _map_outdated(self, failed_at: float) -> bool:
@@ -673,14 +631,11 @@ class Router:
             return plan
         raise err
 
+    def _served(self, outcome: FailedReplies | Reroute) -> None:
+        """A keyed call is served by a failover (``outcome``); a hook for observers (the
+        metrics layer), called on that failure path only. A batch needs none: its replies
+        say it (``FailedReplies``, ``ReroutedReplies``) wherever its task ran."""
+
     def _where(self, key: str, args: Command) -> str:
         return f"{args[0]} {self._show_key(key)} on {self.topology.label_for(key)}"
 
-
-async def _gather(coros: Sequence[Any]) -> list[Any]:
-    """Run every coroutine to the end, then raise the first error (if any)."""
-    results = await asyncio.gather(*coros, return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return results

@@ -73,6 +73,7 @@ def main() -> int:
         tour_basics(django_caches["default"], django_caches["valkey"])
         tour_placement(django_caches["shards"], django_caches["cluster"], shards, cluster)
         tour_async(django_caches["cluster"])
+        tour_pipelining(cluster.url)
         tour_sentinel(django_caches["sentinel"], sentinel_set)
         tour_migration(single.url)
         tour_hardening()
@@ -137,6 +138,39 @@ def tour_async(cache: Any) -> None:
 
     asyncio.run(run())
     print("cache.get('async:key') (sync) ->", cache.get("async:key"))
+
+
+def tour_pipelining(location: str) -> None:
+    """OPTIONS["pipelining"]: concurrent aget/aset on one loop share one batch per node."""
+    from cachex.backends.redis import RedisCache
+    from cachex.topology.base import Topology
+
+    title("Auto-pipelining: 1,000 concurrent aget() share round-trips")
+    flushes: list[int] = []
+    original = Topology.aexecute_many
+
+    async def counted(self: Any, batches: Any) -> Any:  # count what goes on the wire
+        flushes.append(sum(len(cmds) for _, cmds in batches))
+        return await original(self, batches)
+
+    async def run(cache: Any) -> float:
+        await cache.aset_many({f"p:{i}": i for i in range(1000)})
+        started = time.perf_counter()
+        values = await asyncio.gather(*(cache.aget(f"p:{i}") for i in range(1000)))
+        assert values == list(range(1000))
+        return time.perf_counter() - started
+
+    Topology.aexecute_many = counted  # type: ignore[method-assign]
+    try:
+        for on in (True, False):
+            flushes.clear()
+            cache = RedisCache(location, {"OPTIONS": {"pipelining": on}, "KEY_PREFIX": "pipe"})
+            seconds = asyncio.run(run(cache))
+            shared = sum(flushes[1:])  # the first flush is aset_many's own batch
+            print(f"  pipelining={on!s:<5} 1,000 aget() in {seconds * 1000:6.1f} ms; "
+                  f"{shared} of them rode in {max(len(flushes) - 1, 0)} shared batches")
+    finally:
+        Topology.aexecute_many = original  # type: ignore[method-assign]
 
 
 def tour_sentinel(cache: Any, lab: Any) -> None:

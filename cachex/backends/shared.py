@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from ..codec import Codec
 from ..compat.options import apply as compat_options
-from ..config import Settings, parse_settings
+from ..config import Settings, parse_pipelining, parse_settings
 from ..drivers import Driver
 from ..near import NearCache, parse_near
 from ..policy import build_policy
@@ -65,10 +65,13 @@ def _build(driver: Driver, location: Any, params: Mapping[str, Any]) -> AliasSta
                 "work together yet (the stampede mode wraps stored values and replaces get "
                 "and set): use stampede mode 'lock', or drop one of the two options")
         policy = build_policy(options, alias, settings.topology)
-        router = Router(topology_for(settings, driver), policy, log_keys=settings.log_keys)
+        pipelining = parse_pipelining(alias, options)
+        router = Router(topology_for(settings, driver), policy, log_keys=settings.log_keys,
+                        pipelining=pipelining)
         if options.get("metrics"):  # only then: an alias without metrics runs no metrics code
             from ..metrics import instrument
-            router = instrument(router, options["metrics"], log_keys=settings.log_keys)
+            router = instrument(router, options["metrics"], log_keys=settings.log_keys,
+                                pipelining=pipelining)
     except (ValueError, ImportError) as exc:  # ImportError: an optional codec library
         raise ImproperlyConfigured(f"cachex cache {alias!r}: {exc}") from None
     near = None if near_options is None else NearCache(alias, near_options, router.topology)

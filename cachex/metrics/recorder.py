@@ -19,7 +19,7 @@ from typing import Any
 from ..exceptions import CachexError
 from ..policy import Policy, RetryPolicy
 from ..policy.failover import FailedReplies
-from ..policy.reroute import Reroute
+from ..policy.reroute import Reroute, ReroutedReplies
 from ..router import Command, NodeCommands, Router
 from ..topology import Topology
 from .options import MetricsOptions, parse_metrics
@@ -27,9 +27,11 @@ from .options import MetricsOptions, parse_metrics
 _perf = time.perf_counter
 # Set by the debug toolbar panel for the duration of a request: calls are appended to it.
 current_calls: ContextVar[list[dict[str, Any]] | None] = ContextVar("cachex_calls", default=None)
-# Set by a failover decision inside a keyed call, so that the call is reported as served by
-# the failover ("rerouted", "failed_open"), not as an ordinary success of its own node.
-_served_by: ContextVar[dict[str, str] | None] = ContextVar("cachex_served_by", default=None)
+# Set by a failover decision inside a keyed call (``Router._served``, run in the caller's own
+# task), so that the call is reported as served by the failover ("rerouted", "failed_open"),
+# not as an ordinary success of its node. Batches need no such state: their replies carry the
+# decision (``FailedReplies``, ``ReroutedReplies``), also out of an async batch's child tasks.
+_served_by: ContextVar[str | None] = ContextVar("cachex_served_by", default=None)
 
 _routers: weakref.WeakSet[InstrumentedRouter] = weakref.WeakSet()
 _routers_lock = threading.Lock()
@@ -255,9 +257,9 @@ class InstrumentedRouter(Router):
         if command == "GET":
             hits, misses = (0, 1) if reply is None else (1, 0)
         outcome = "ok"
-        marks = _served_by.get()
-        if marks is not None:  # a failover decided how this call was served
-            outcome = marks.get(node) or next(iter(marks.values()), "ok")  # one decision
+        served = _served_by.get()
+        if served is not None:  # a failover decided how this call was served
+            outcome = served
             _served_by.set(None)
         self._report(node, command, outcome, seconds, hits, misses)
         if span is not None:
@@ -266,14 +268,13 @@ class InstrumentedRouter(Router):
     def _batch_done(self, span: Any, batches: Sequence[NodeCommands],
                     replies: list[list[Any]], command: str, seconds: float) -> None:
         per_node = seconds / max(1, len(batches))
-        marks = _served_by.get() or {}
-        if marks:
-            _served_by.set(None)
         for (node, cmds), node_replies in zip(batches, replies):
             hits = misses = 0
             name = self.node_name(node)
-            outcome = ("failed_open" if isinstance(node_replies, FailedReplies)
-                       else marks.get(name, "ok"))
+            outcome = ("ok" if type(node_replies) is list
+                       else "failed_open" if isinstance(node_replies, FailedReplies)
+                       else "rerouted" if isinstance(node_replies, ReroutedReplies)
+                       else "ok")
             if outcome == "ok":
                 for cmd, reply in zip(cmds, node_replies):
                     if cmd[0] == "MGET" and isinstance(reply, list):
@@ -323,12 +324,10 @@ class InstrumentedRouter(Router):
             raise
         failed_open = isinstance(outcome, FailedReplies)
         self._failover_event(node, "fail_open" if failed_open else "reroute")
-        marks = _served_by.get()
-        if marks is None:
-            marks = {}
-            _served_by.set(marks)
-        marks[self.node_name(node)] = "failed_open" if failed_open else "rerouted"
         return outcome
+
+    def _served(self, outcome: FailedReplies | Reroute) -> None:
+        _served_by.set("failed_open" if isinstance(outcome, FailedReplies) else "rerouted")
 
     def _failover_event(self, node: Hashable | None, action: str) -> None:
         name = self.node_name(node)

@@ -26,6 +26,15 @@ class NotReroutable(ValueError):
     """A command without a key (FLUSHDB...) belongs to one node and cannot move."""
 
 
+class ReroutedReplies(list):  # type: ignore[type-arg]
+    """A node's replies in a multi-node request, served by other nodes because it was
+    rerouted. A list like any reply list; the decision travels with the replies (as
+    ``FailedReplies`` does for fail_open), so an observer that sees only the outcome, such as
+    the metrics layer after an async batch's per-node tasks, can tell it apart."""
+
+    __slots__ = ()
+
+
 @dataclass
 class _Part:
     node: Hashable
@@ -40,10 +49,11 @@ class Reroute:
     batches: list[tuple[Hashable, list[Command]]] = field(default_factory=list)
     _parts: list[tuple[str, int, list[_Part]]] = field(default_factory=list)
 
-    def merge(self, replies: Sequence[Sequence[Any]]) -> list[Any]:
-        """Replies per batch (in ``batches`` order) -> one reply per original command."""
+    def merge(self, replies: Sequence[Sequence[Any]], rerouted: bool = False) -> list[Any]:
+        """Replies per batch (in ``batches`` order) -> one reply per original command;
+        ``rerouted``: as ``ReroutedReplies`` (a failover's plan, not a slot-map re-plan)."""
         by_node = {node: replies[i] for i, (node, _) in enumerate(self.batches)}
-        out: list[Any] = []
+        out: list[Any] = ReroutedReplies() if rerouted else []
         for kind, size, parts in self._parts:
             if kind == "list":
                 values: list[Any] = [None] * size

@@ -28,6 +28,7 @@ class AckingClient:
 
 
 class AsyncAckingClient(AckingClient):
+    # Twin of four lines: the same pipeline, executed or awaited.
     __slots__ = ()
 
     async def execute_command(self, *args: Any) -> Any:  # type: ignore[override]

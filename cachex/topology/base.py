@@ -135,6 +135,12 @@ class Topology(ABC):
     def _wired(self, commands: list[tuple[Any, ...]]) -> int:
         return wire.suits(commands) if self.wire else 0
 
+    # Batch hot path, twins by choice: ``_exchange``, ``execute``, ``execute_collect`` and
+    # ``execute_many`` with their async twins do the I/O of every multi-key call and of the
+    # wire path's single-key calls; a step loop would add a frame and a dispatch per node
+    # and connection. Their decisions are shared (``_acked``, ``_wired``, ``_send_order``,
+    # ``wire.pack``, ``wire.Replies``); only the sync side pipelines batches off the wire
+    # path inside ``execute_many`` (async runs those one task per node, router ``_amany``).
     def _exchange(self, pool: Any, commands: list[tuple[Any, ...]], kind: int
                   ) -> tuple[list[Any], int]:
         """One node's batch on the wire: (replies with errors in their places, flags)."""
@@ -180,10 +186,7 @@ class Topology(ABC):
         elif len(commands) == 1:
             return [client.execute_command(*commands[0])]
         else:
-            pipe = client.pipeline(transaction=False)
-            for command in commands:
-                pipe.execute_command(*command)
-            replies = pipe.execute()
+            replies = _pipeline(client, commands).execute()
         return replies[:-1] if acked else replies
 
     async def aexecute(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
@@ -197,10 +200,7 @@ class Topology(ABC):
         elif len(commands) == 1:
             return [await client.execute_command(*commands[0])]
         else:
-            pipe = client.pipeline(transaction=False)
-            for command in commands:
-                pipe.execute_command(*command)
-            replies = await pipe.execute()
+            replies = await _pipeline(client, commands).execute()
         return replies[:-1] if acked else replies
 
     def execute_many(self, batches: Sequence[tuple[Any, list[tuple[Any, ...]]]]
@@ -333,10 +333,8 @@ class Topology(ABC):
                 return [client.execute_command(*commands[0])]
             except self.driver.response_error as exc:
                 return [exc]
-        pipe = client.pipeline(transaction=False)
-        for command in commands:
-            pipe.execute_command(*command)
-        return pipe.execute(raise_on_error=False)  # type: ignore[no-any-return]
+        return _pipeline(client, commands).execute(  # type: ignore[no-any-return]
+            raise_on_error=False)
 
     async def aexecute_collect(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
         client = self.anode_client(node)
@@ -348,10 +346,8 @@ class Topology(ABC):
                 return [await client.execute_command(*commands[0])]
             except self.driver.response_error as exc:
                 return [exc]
-        pipe = client.pipeline(transaction=False)
-        for command in commands:
-            pipe.execute_command(*command)
-        return await pipe.execute(raise_on_error=False)  # type: ignore[no-any-return]
+        return await _pipeline(client, commands).execute(  # type: ignore[no-any-return]
+            raise_on_error=False)
 
     def node_label(self, node: Any) -> str:
         return str(node)
@@ -405,6 +401,15 @@ class Topology(ABC):
             if client is not None:
                 self._idle.drain(client.connection_pool)
                 client.connection_pool.disconnect()
+
+
+def _pipeline(client: Any, commands: list[tuple[Any, ...]]) -> Any:
+    """The driver's pipeline (no transaction) holding ``commands``, not sent yet (no I/O:
+    the caller executes it, or awaits that)."""
+    pipe = client.pipeline(transaction=False)
+    for command in commands:
+        pipe.execute_command(*command)
+    return pipe
 
 
 def raise_first(replies: list[Any]) -> None:

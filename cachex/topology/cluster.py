@@ -21,9 +21,11 @@ from ..config import Endpoint, Settings
 from ..drivers import Driver
 from ..exceptions import ClusterDown
 from ..routing import Batch, SlotMemo, key_slot, plan_slots
+from ..steps import Each, Io, Steps, aperform, perform
 from . import pools
 from .base import Topology, raise_first
 from .cluster_map import SlotMap, parse_cluster_slots, split_address
+from .connect import pool_exhausted, pool_wait
 from .freshness import MapFreshness
 from .wire import Clean
 
@@ -90,6 +92,7 @@ class ClusterTopology(Topology):
         self._redirects = (driver.ask_error, driver.try_again_error)
         self._node_down = (driver.connection_error, driver.timeout_error)
         self._cluster: Any = None
+        self._gate: _Gated | None = None
         self._slots = SlotMemo()
 
     # -- slot map ----------------------------------------------------------------------
@@ -128,24 +131,17 @@ class ClusterTopology(Topology):
 
     def refresh(self) -> None:
         """Fetch the slot map from the first node that serves a complete one."""
-        errors: list[str] = []
         with self._map_lock:
-            for addr in self._candidates():
-                try:
-                    reply = self._endpoint_client(self.endpoint(addr)).execute_command(
-                        "CLUSTER", "SLOTS")
-                except self.driver.base_error as exc:
-                    reply = exc
-                if self._install(addr, reply, errors):
-                    return
-        raise self._no_map(errors)
+            perform(self._refresh_steps())
 
     async def arefresh(self) -> None:
+        await aperform(self._refresh_steps())
+
+    def _refresh_steps(self) -> Steps[None]:
         errors: list[str] = []
         for addr in self._candidates():
             try:
-                reply = await self._endpoint_aclient(self.endpoint(addr)).execute_command(
-                    "CLUSTER", "SLOTS")
+                reply = yield Io(self._command, self._acommand, addr, ("CLUSTER", "SLOTS"))
             except self.driver.base_error as exc:
                 reply = exc
             if self._install(addr, reply, errors):
@@ -163,48 +159,43 @@ class ClusterTopology(Topology):
         if redirect_of(exc, self.driver)[0] == "MOVED":
             self.freshness.mark()
 
-    def _follow(self, command: Command, exc: BaseException) -> Any:
+    def _follow(self, command: Command, exc: BaseException) -> Steps[Any]:
         """Re-run one single-key ``command`` that got a redirect, following MOVED/ASK."""
         way = _Redirects(self, command, exc)
-        while (hop := way.hop()) is not None:  # twin: ``_afollow`` awaits the same I/O
+        while (hop := way.hop()) is not None:
             pause, asking, addr = hop
             if pause:
-                time.sleep(pause)
-            client = self._endpoint_client(self.endpoint(addr))
+                yield Io(time.sleep, asyncio.sleep, pause)
             if asking:
-                pipe = client.pipeline(transaction=False)
-                pipe.execute_command("ASKING")
-                pipe.execute_command(*command)
-                reply = pipe.execute(raise_on_error=False)[1]
+                reply = yield Io(self._asking, self._aasking, addr, command)
             else:
                 try:
-                    reply = client.execute_command(*command)
+                    reply = yield Io(self._command, self._acommand, addr, command)
                 except self.driver.response_error as error:
                     reply = error
             if way.settled(reply):
                 return way.outcome()
         raise way.exc
 
-    async def _afollow(self, command: Command, exc: BaseException) -> Any:
-        way = _Redirects(self, command, exc)
-        while (hop := way.hop()) is not None:
-            pause, asking, addr = hop
-            if pause:
-                await asyncio.sleep(pause)
-            client = self._endpoint_aclient(self.endpoint(addr))
-            if asking:
-                pipe = client.pipeline(transaction=False)
-                pipe.execute_command("ASKING")
-                pipe.execute_command(*command)
-                reply = (await pipe.execute(raise_on_error=False))[1]
-            else:
-                try:
-                    reply = await client.execute_command(*command)
-                except self.driver.response_error as error:
-                    reply = error
-            if way.settled(reply):
-                return way.outcome()
-        raise way.exc
+    # The I/O the steps name (``Io``): twins of a few lines, the sync call and the awaited one.
+    def _command(self, addr: str, command: Command) -> Any:
+        return self._endpoint_client(self.endpoint(addr)).execute_command(*command)
+
+    async def _acommand(self, addr: str, command: Command) -> Any:
+        return await self._endpoint_aclient(self.endpoint(addr)).execute_command(*command)
+
+    def _asking(self, addr: str, command: Command) -> Any:
+        """``command``'s reply after ASKING, both on one connection (a pipeline)."""
+        pipe = self._endpoint_client(self.endpoint(addr)).pipeline(transaction=False)
+        pipe.execute_command("ASKING")
+        pipe.execute_command(*command)
+        return pipe.execute(raise_on_error=False)[1]
+
+    async def _aasking(self, addr: str, command: Command) -> Any:
+        pipe = self._endpoint_aclient(self.endpoint(addr)).pipeline(transaction=False)
+        pipe.execute_command("ASKING")
+        pipe.execute_command(*command)
+        return (await pipe.execute(raise_on_error=False))[1]
 
     @property
     def stale(self) -> bool:  # type: ignore[override]
@@ -236,12 +227,14 @@ class ClusterTopology(Topology):
     # -- clients -----------------------------------------------------------------------
     def client(self, key: str, write: bool = True) -> Any:
         if self.settings.read_from_replicas and not write:
-            return self.cluster_client()
+            return self._gated_cluster() if self.settings.pool.max_connections else \
+                self.cluster_client()
         return _Caller(self, self._endpoint_client(self.endpoint(self.locate(key))))
 
     def aclient(self, key: str, write: bool = True) -> Any:
         if self.settings.read_from_replicas and not write:
-            return self.acluster_client()
+            return self._agated_cluster() if self.settings.pool.max_connections else \
+                self.acluster_client()
         return _ACaller(self, self._endpoint_aclient(self.endpoint(self.locate(key))))
 
     def node_client(self, node: Any) -> Any:
@@ -265,7 +258,37 @@ class ClusterTopology(Topology):
             kw.update(dict(pool.ssl))
         if pool.client_name:
             kw["client_name"] = pool.client_name
+        if pool.max_connections:  # the gate below keeps every node's pool within it
+            kw["max_connections"] = pool.max_connections
         return kw
+
+    def _gated_cluster(self) -> _Gated:
+        """With ``max_connections``: the driver's cluster client behind a gate that lets
+        that many commands run at once in this process (so no node's pool outgrows it)
+        and makes the others wait up to ``pool_timeout``; the drivers' own cluster pools
+        fail at once when full."""
+        if self._gate is None:
+            client = self.cluster_client()  # takes _map_lock itself
+            with self._map_lock:
+                if self._gate is None:
+                    self._gate = _Gated(client, self._gate_label(),
+                                        self.settings.pool.max_connections or 1,
+                                        pool_wait(self.settings.pool), asynchronous=False)
+        return self._gate
+
+    def _agated_cluster(self) -> _Gated:
+        """``_gated_cluster`` for the running event loop."""
+        clients = pools.loop_clients().clients
+        key = (self._token, "cluster-gate")
+        gate = clients.get(key)
+        if gate is None:
+            gate = clients[key] = _Gated(self.acluster_client(), self._gate_label(),
+                                         self.settings.pool.max_connections or 1,
+                                         pool_wait(self.settings.pool), asynchronous=True)
+        return gate
+
+    def _gate_label(self) -> str:
+        return f"cache {self.settings.alias!r} cluster client (replica reads)"
 
     def _replica_reads(self) -> dict[str, Any]:
         """Replica reads for the driver's cluster client: redis-py >= 5.3 takes a load
@@ -298,50 +321,65 @@ class ClusterTopology(Topology):
         return client
 
     # -- batches -----------------------------------------------------------------------
+    # Twins of a few lines: the base class's I/O, then the redirected replies mended by the
+    # one-source ``_mend`` steps (only when some reply was a redirect).
     def execute(self, node: Any, commands: list[Command]) -> list[Any]:
         try:
             replies = super().execute_collect(node, commands)
         except self._node_down:
             self.freshness.mark()
             raise
-        for i in self._needs_fallback(replies):
-            singles, combine = fallback_commands(commands[i])
-            replies[i] = combine([self._single(c) for c in singles])
+        if todo := self._fallbacks(commands, replies):
+            perform(self._mend(todo))
         raise_first(replies)
         return replies
 
-    def _single(self, command: Command) -> Any:
-        """One single-key command to its owner per the map, following redirects."""
-        client = self._endpoint_client(self.endpoint(self.locate(str(command[1]))))
+    async def aexecute(self, node: Any, commands: list[Command]) -> list[Any]:
         try:
-            return client.execute_command(*command)
-        except self.driver.response_error as exc:
-            if redirect_of(exc, self.driver)[0] is None:
-                raise
-            return self._follow(command, exc)
-
-    async def _asingle(self, command: Command) -> Any:
-        client = self._endpoint_aclient(self.endpoint(self.locate(str(command[1]))))
-        try:
-            return await client.execute_command(*command)
-        except self.driver.response_error as exc:
-            if redirect_of(exc, self.driver)[0] is None:
-                raise
-            return await self._afollow(command, exc)
+            replies = await super().aexecute_collect(node, commands)
+        except self._node_down:
+            self.freshness.mark()
+            raise
+        if todo := self._fallbacks(commands, replies):
+            await aperform(self._mend(todo))
+        raise_first(replies)
+        return replies
 
     def execute_many(self, batches: Sequence[tuple[Any, list[Command]]]
                      ) -> list[list[Any] | BaseException]:
         results = super().execute_many(batches)
-        for result, i, singles, combine in self._redirected(batches, results):
-            result[i] = combine([self._single(c) for c in singles])
+        if todo := self._redirected(batches, results):
+            perform(self._mend(todo))
         return results
 
     async def aexecute_many(self, batches: Sequence[tuple[Any, list[Command]]]
                             ) -> list[list[Any] | BaseException]:
         results = await super().aexecute_many(batches)
-        for result, i, singles, combine in self._redirected(batches, results):
-            result[i] = combine(list(await asyncio.gather(*map(self._asingle, singles))))
+        if todo := self._redirected(batches, results):
+            await aperform(self._mend(todo))
         return results
+
+    def _single(self, command: Command) -> Steps[Any]:
+        """One single-key command to its owner per the map, following redirects."""
+        try:
+            return (yield Io(self._command, self._acommand, self.locate(str(command[1])),
+                             command))
+        except self.driver.response_error as exc:
+            if redirect_of(exc, self.driver)[0] is None:
+                raise
+            return (yield from self._follow(command, exc))
+
+    def _mend(self, todo: list[tuple[list[Any], int, list[Command], Callable[[list[Any]], Any]]]
+              ) -> Steps[None]:
+        """Each redirected reply re-run as single-key commands (async: those at once,
+        every one to the end)."""
+        for replies, i, singles, combine in todo:
+            replies[i] = combine((yield Each([self._single(c) for c in singles])))
+
+    def _fallbacks(self, commands: list[Command], replies: list[Any]
+                   ) -> list[tuple[list[Any], int, list[Command], Callable[[list[Any]], Any]]]:
+        return [(replies, i, *fallback_commands(commands[i]))
+                for i in self._needs_fallback(replies)]
 
     def _redirected(self, batches: Sequence[tuple[Any, list[Command]]],
                     results: list[list[Any] | BaseException]
@@ -358,19 +396,6 @@ class ClusterTopology(Topology):
                 todo.append((result, i, *fallback_commands(commands[i])))
         return todo
 
-    async def aexecute(self, node: Any, commands: list[Command]) -> list[Any]:
-        try:
-            replies = await super().aexecute_collect(node, commands)
-        except self._node_down:
-            self.freshness.mark()
-            raise
-        for i in self._needs_fallback(replies):
-            singles, combine = fallback_commands(commands[i])
-            replies[i] = combine(list(await asyncio.gather(
-                *(self._asingle(c) for c in singles))))
-        raise_first(replies)
-        return replies
-
     def _needs_fallback(self, replies: list[Any]) -> list[int]:
         if type(replies) is Clean:
             return []
@@ -383,6 +408,7 @@ class ClusterTopology(Topology):
 
     def disconnect(self) -> None:
         self._disconnect_endpoints(list(self._endpoints.values()))
+        self._gate = None
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
@@ -390,7 +416,7 @@ class ClusterTopology(Topology):
 
 class _Redirects:
     """Following the redirects of one single-key command as I/O-free steps, shared by
-    ``_follow`` and ``_afollow``: ``hop`` says where to send it next (after a pause, with
+    the ``_follow`` steps: ``hop`` says where to send it next (after a pause, with
     ASKING first), ``settled`` takes the reply and says whether it is final."""
 
     __slots__ = ("command", "exc", "hops", "result", "topo")
@@ -444,10 +470,12 @@ class _Caller:
         except self.topo.driver.response_error as exc:
             if redirect_of(exc, self.topo.driver)[0] is None:
                 raise
-            return self.topo._follow(args, exc)
+            return perform(self.topo._follow(args, exc))
 
 
 class _ACaller(_Caller):
+    # Twin of ``_Caller.execute_command``: a Cluster single-key call's hot path (a step loop
+    # would add a frame per call); redirects go to the one-source ``_follow`` steps.
     __slots__ = ()
 
     async def execute_command(self, *args: Any) -> Any:  # type: ignore[override]
@@ -459,4 +487,40 @@ class _ACaller(_Caller):
         except self.topo.driver.response_error as exc:
             if redirect_of(exc, self.topo.driver)[0] is None:
                 raise
-            return await self.topo._afollow(args, exc)
+            return await aperform(self.topo._follow(args, exc))
+
+
+
+class _Gated:
+    """The driver's cluster client with at most ``size`` commands in flight from this
+    process (async: from this event loop); a caller waits up to ``wait`` for its turn,
+    then gets ``PoolExhausted``. One class for both: ``execute_command`` returns the reply,
+    or (async) an awaitable of it, from the same steps."""
+
+    __slots__ = ("client", "label", "run", "size", "slots", "wait")
+
+    def __init__(self, client: Any, label: str, size: int, wait: float, *,
+                 asynchronous: bool) -> None:
+        self.client, self.label, self.size, self.wait = client, label, size, wait
+        self.slots: Any = (asyncio.BoundedSemaphore(size) if asynchronous
+                           else threading.BoundedSemaphore(size))
+        self.run: Callable[[Steps[Any]], Any] = aperform if asynchronous else perform
+
+    def execute_command(self, *args: Any) -> Any:
+        return self.run(self._steps(args))
+
+    def _steps(self, args: tuple[Any, ...]) -> Steps[Any]:
+        if not (yield Io(self.slots.acquire, self._within, True, self.wait)):
+            raise pool_exhausted(self.label, self.size, self.wait)
+        try:
+            return (yield Io(self.client.execute_command, self.client.execute_command, *args))
+        finally:
+            self.slots.release()
+
+    async def _within(self, _blocking: bool, wait: float) -> bool:
+        """The asyncio semaphore's acquire with the thread semaphore's timeout."""
+        try:
+            await asyncio.wait_for(self.slots.acquire(), wait)
+        except (asyncio.TimeoutError, TimeoutError):
+            return False
+        return True

@@ -115,7 +115,8 @@ def _quiet(conn: Any) -> bool:
 
 
 class AsyncIdle:
-    """The asyncio twin. An asyncio pool belongs to one event loop, so its parked
+    """The asyncio twin (batch hot path: a step loop would cost a frame per connection).
+    An asyncio pool belongs to one event loop, so its parked
     connections live on the pool object itself (gone with it) and need no lock: nothing
     awaits between looking at the list and changing it."""
 
@@ -183,7 +184,7 @@ class Checkout:
 
 
 class AsyncCheckout:
-    """``Checkout`` for asyncio pools."""
+    """``Checkout`` for asyncio pools (one-line twins: the pool's calls, awaited)."""
 
     __slots__ = ("_checkout",)
 

@@ -29,6 +29,7 @@ from ..drivers import Driver
 from ..routing import Batch, single_batch
 from . import pools
 from .base import Topology
+from .connect import bounded_sentinel_pool, pool_wait
 from .sentinel_support import (
     PRIMARY,
     REPLICA,
@@ -106,9 +107,10 @@ def _sync_manager_class(base: type) -> type:
             super().__init__(*args, **kwargs)
             _manager_init(self, alias, errors, threading.Lock())
 
+        # Twin: the driver calls (or awaits) this method; the decisions are _Discovery's.
         def discover_master(self, service_name: str) -> tuple[str, int]:
             search = _Discovery(self, service_name, not_found)
-            while (sentinel := search.ask()) is not None:  # twin: the query below is awaited
+            while (sentinel := search.ask()) is not None:
                 try:
                     masters = sentinel.sentinel_masters()
                 except self.cachex_errors as exc:
@@ -264,11 +266,17 @@ class SentinelTopology(Topology):
 
     def _for_role(self, manager: Any, role: str, *, asynchronous: bool) -> Any:
         cls = self.driver.async_client if asynchronous else self.driver.client
+        bounded: dict[str, Any] = {}
+        if self.settings.pool.max_connections:  # callers wait for a connection, as elsewhere
+            bounded = {"connection_pool_class": bounded_sentinel_pool(
+                           self.driver, asynchronous=asynchronous),
+                       "timeout": pool_wait(self.settings.pool),
+                       "cachex_label": self.node_label(role)}
         # The client class goes positionally: redis-py calls it redis_class, valkey-py
         # valkey_class.
         if role == PRIMARY:
-            return manager.master_for(self.service, cls)
-        return manager.slave_for(self.service, cls)
+            return manager.master_for(self.service, cls, **bounded)
+        return manager.slave_for(self.service, cls, **bounded)
 
     # -- lifecycle ---------------------------------------------------------------------
     def disconnect(self) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..config import Settings
 from ..drivers import Driver
-from .connect import connection_kwargs
+from .connect import UNBOUNDED, connection_kwargs
 
 PRIMARY = "primary"
 REPLICA = "replica"
@@ -55,6 +55,11 @@ def sentinel_kwargs(driver: Driver, settings: Settings, *, asynchronous: bool
         "socket_timeout": pool.socket_timeout if timeout is None else timeout,
         "socket_connect_timeout": pool.socket_connect_timeout if timeout is None else timeout,
         "retry": driver.async_no_retry() if asynchronous else driver.no_retry(),
+        # Every new data connection asks a sentinel where the primary is: with the drivers'
+        # default cap (redis-py 8: 100 per pool), a burst of new connections (1,000
+        # concurrent async calls) failed with "Too many connections" here, i.e.
+        # "no sentinel could be asked". Uncapped, as the data pools are (connect.py).
+        "max_connections": UNBOUNDED,
     }
     if settings.endpoints[0].tls:
         kw["ssl"] = True

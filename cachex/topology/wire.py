@@ -142,6 +142,8 @@ def _settled(commands: Sequence[Command], kind: int, out: list[Any], state: int
     return (out if not state else list(out)), state
 
 
+# Twin of ``aread`` (batch hot path): a socket ``recv`` against a stream read, per chunk;
+# the parsing and every decision are shared (``_feed``, ``Replies``, ``_settled``).
 def read(conn: Any, commands: Sequence[Command], kind: int, replies: Replies, errors: Any
          ) -> tuple[list[Any], int]:
     """(the replies to ``commands``, ``take``'s flags) from a sync connection that sent them;
@@ -266,6 +268,8 @@ class WireClient:
 
 
 class AsyncWireClient(WireClient):
+    # Twin of ``WireClient.execute_command``: a single-key call's hot path, where a step
+    # loop would add a frame per call; the exchange itself is ``Topology._aexchange``.
     __slots__ = ()
 
     async def execute_command(self, *args: Any) -> Any:  # type: ignore[override]

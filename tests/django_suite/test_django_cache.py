@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.test import TestCase, TransactionTestCase
 
+from cachex.topology.autopipe import AutoPipeliner
 from tests import labs
 
 pytestmark = pytest.mark.django_suite
@@ -37,9 +38,16 @@ class CachexSuite(BaseCacheTests):  # type: ignore[misc]
 
     @classmethod
     def setUpClass(cls) -> None:
+        options = labs.options(cls.topology)
+        if cls.mode == "async":
+            # redis: every call through an auto-pipelined batch (even one alone on the
+            # loop, as every call of this suite is); valkey: the direct async path
+            options = {**options, "pipelining": cls.driver == "redis"}
+            cls._batched = mock.patch.object(AutoPipeliner, "shortcut", False)
+            cls._batched.start()
         base = {"BACKEND": BACKENDS[(cls.driver, cls.mode)],
                 "LOCATION": labs.location(cls.topology, cls.driver),
-                "OPTIONS": labs.options(cls.topology)}
+                "OPTIONS": options}
         cls._overridden_settings = {
             "CACHES": caches_setting_for_tests(base=base, exclude={"cull", "zero_cull"}),
         }
@@ -54,6 +62,10 @@ class CachexSuite(BaseCacheTests):  # type: ignore[misc]
         super().tearDownClass()
         if cls.mode == "async":
             cls._env.stop()
+            batched = cls.__dict__.get("_batched")  # subclasses may set up on their own
+            if batched is not None:
+                batched.stop()
+                del cls._batched
 
     def test_get_or_set_racing(self) -> None:
         if self.mode == "sync":

@@ -39,8 +39,10 @@ def timed(call: Any) -> tuple[float, Any]:
     return time.monotonic() - started, result
 
 
-def setup(shards: list[Server], **failover: Any) -> tuple[Any, list[str], list[str]]:
-    cache = make_cache([s.url for s in shards], timeout=TIMEOUT, failover=failover)
+def setup(shards: list[Server], pipelining: bool = False, **failover: Any
+          ) -> tuple[Any, list[str], list[str]]:
+    cache = make_cache([s.url for s in shards], timeout=TIMEOUT, failover=failover,
+                       pipelining=pipelining)
     groups = keys_per_node(cache, CALLS)
     victim = identity(shards[0])
     live = [k for node, ks in groups.items() if node != victim for k in ks]
@@ -75,8 +77,9 @@ def test_open_circuit_stops_the_waiting(shards: list[Server]) -> None:
     assert stats["circuit_opens"] == 1 and stats["short_circuits"] == len(rest)
 
 
-def test_open_circuit_stops_the_waiting_async(shards: list[Server]) -> None:
-    guarded, hung, live = setup(shards, threshold=3, cooldown=30)
+@pytest.mark.parametrize("pipelining", [False, True])  # True: the burst is one batch
+def test_open_circuit_stops_the_waiting_async(shards: list[Server], pipelining: bool) -> None:
+    guarded, hung, live = setup(shards, pipelining, threshold=3, cooldown=30)
     for k in hung + live:
         guarded.set(k, "v")
     shards[0].pause()

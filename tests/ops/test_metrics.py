@@ -182,9 +182,43 @@ def test_fail_open_is_counted_as_such(three: list[Server]) -> None:
     assert report.data["operations"]["failovers"] == {f"{victim.address} fail_open": 4}
 
 
+def rerouted_batches(cache: RedisCache, keys: list[str], asynchronous: bool) -> None:
+    """get_many then set_many over every shard, sync or async: the first one meets the
+    outage (retries, then the failover), the second one a suspect node (decided at once)."""
+    if not asynchronous:
+        cache.get_many(keys)
+        cache.set_many(dict.fromkeys(keys, 1))
+        return
+
+    async def async_part() -> None:
+        await cache.aget_many(keys)
+        await cache.aset_many(dict.fromkeys(keys, 1))
+
+    asyncio.run(async_part())
+
+
+def assert_rerouted_on(seen: Observed, nodes: list[Server], victim: str,
+                       expected: dict[tuple[str, str], float], case: str = "") -> None:
+    """Prometheus and OpenTelemetry both count ``expected`` (command, outcome) on the
+    victim, and only ``ok`` on the other nodes."""
+    ops = {(lab["node"], lab["command"], lab["outcome"]): v
+           for lab, v in seen.prom("cachex_operations_total") if v}
+    assert {(c, o): v for (n, c, o), v in ops.items() if n == victim} == expected, case
+    others = {n.address for n in nodes} - {victim}
+    assert {(n, "MGET", "ok") for n in others} <= set(ops)
+    assert not [k for k in ops if k[0] in others and k[2] != "ok"]
+    otel: dict[tuple[str, str, str], float] = {}
+    for a, v in seen.otel("cachex.operations"):
+        if v:
+            at = (a["cachex.node"], a["db.operation.name"], a["cachex.outcome"])
+            otel[at] = otel.get(at, 0) + v
+    assert otel == ops, case
+
+
 def test_rerouted_calls_are_labelled_on_the_dead_node_only(three: list[Server]) -> None:
+    """Circuit open after the first failure: the failover is decided before any I/O."""
     seen = Observed()
-    cache = make(three, {"metrics": {"prometheus": {"registry": seen.registry}},
+    cache = make(three, {"metrics": seen.options(),
                          "failover": {"mode": "reroute", "threshold": 1, "cooldown": 30}})
     topo = cache._topology
     victim = three[2].address
@@ -192,11 +226,27 @@ def test_rerouted_calls_are_labelled_on_the_dead_node_only(three: list[Server]) 
     mine = [k for k in keys if topo.locate(cache.make_key(k)) == victim]
     three[2].kill()
     cache.get(mine[0])
-    cache.get_many(keys)
-    ops = {(lab["node"], lab["command"], lab["outcome"]): v
-           for lab, v in seen.prom("cachex_operations_total") if v}
-    assert ops[(victim, "GET", "rerouted")] == 1
-    assert ops[(victim, "MGET", "rerouted")] == 1
-    others = {n.address for n in three} - {victim}
-    assert {(n, "MGET", "ok") for n in others} <= set(ops)
-    assert not [k for k in ops if k[0] in others and k[2] != "ok"]
+    rerouted_batches(cache, keys, asynchronous=False)
+    rerouted_batches(cache, keys, asynchronous=True)
+    assert_rerouted_on(seen, three, victim, {("GET", "rerouted"): 1, ("MGET", "rerouted"): 2,
+                                             ("SET", "rerouted"): 2})
+
+
+def test_async_rerouted_batches_are_labelled_like_sync_ones(three: list[Server]) -> None:
+    """A fresh outage (circuit closed): the first batch fails on the dead shard, is retried,
+    then rerouted. With ``fast_path`` off, async runs one task per node, so that reroute is
+    decided in a child task (the case once labelled ``ok``); with it on, in the batch's own
+    coroutine. Each cache (own breaker) meets the outage afresh."""
+    victim = three[0].address
+    keys = [f"r{i}" for i in range(60)]
+    three[0].kill()
+    for fast_path in (False, True):
+        for asynchronous in (False, True):
+            seen = Observed()
+            cache = make(three, {"metrics": seen.options(), "fast_path": fast_path,
+                                 "failover": {"mode": "reroute", "threshold": 100,
+                                              "cooldown": 30}})
+            rerouted_batches(cache, keys, asynchronous)
+            assert_rerouted_on(seen, three, victim, {("MGET", "rerouted"): 1,
+                                                     ("SET", "rerouted"): 1},
+                               f"fast_path={fast_path} async={asynchronous}")

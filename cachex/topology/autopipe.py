@@ -1,0 +1,262 @@
+"""Async auto-pipelining: single-key commands issued concurrently on one event loop share
+one write and one read per node (``OPTIONS["pipelining"]``, docs/async.md).
+
+Why: an ASGI site runs many requests on one loop, and each ``await cache.aget(...)`` used to
+take its own connection and its own round-trip; the loop then spent its time waking sockets.
+Here a command is queued for its node and a flush task is created with the first one; the
+task runs as soon as the loop turns (no timer), takes everything queued by then, and sends
+each node's commands as one packed batch on one pooled connection
+(``Topology.aexecute_many``: every node is sent to before any is read).
+
+Semantics stay those of the direct path, because only the plain outcome is settled here:
+
+- a reply goes to its own caller; an error reply (WRONGTYPE, READONLY, ...) or a broken
+  connection is handed to that caller only, which then runs the router's usual failure path
+  (``Router._call_failed``: retries under the alias's idempotency rules, then the failover
+  mode) in its own task, so a cancelled caller cancels nothing but its own future;
+- a Cluster redirect (MOVED/ASK/TRYAGAIN) sends that caller back to the direct path, which
+  follows it key by key; MOVED also marks the slot map stale;
+- commands of one node keep their queue order in the batch, so a task's commands (each
+  awaited before the next) keep their order;
+- the flush is its own task: cancelling a caller never interrupts a batch on the wire.
+
+Only commands whose raw reply is what the driver returns (after its callbacks, mirrored by
+``_convert``) are queued; anything else takes the direct path. Nothing here touches a
+driver's private attributes (the wire path does that through ``seam.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any
+
+from ..exceptions import CachexError
+from ..steps import aperform
+from ..translate import translate
+from . import wire
+from .base import Topology
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..router import Router
+
+Command = tuple[Any, ...]
+
+# Replies the drivers return unchanged (integers, bulk strings, nil).
+RAW = frozenset({
+    "GET", "DEL", "UNLINK", "EXISTS", "TOUCH", "INCR", "DECR", "INCRBY", "DECRBY",
+    "TTL", "PTTL", "STRLEN", "APPEND", "GETDEL", "SETRANGE", "GETRANGE",
+    "HGET", "HSET", "HSETNX", "HDEL", "HLEN", "HSTRLEN", "HINCRBY",
+    "LPUSH", "RPUSH", "LPUSHX", "RPUSHX", "LLEN", "LINDEX", "LREM",
+    "SADD", "SREM", "SCARD", "SISMEMBER", "ZCARD", "ZREM", "EVAL", "EVALSHA",
+})
+# Replies the drivers turn into a bool (0/1 from the server): their response callbacks.
+AS_BOOL = frozenset({"EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT", "PERSIST",
+                     "HEXISTS", "SMOVE"})
+COMMANDS = RAW | AS_BOOL | {"SET"}
+
+
+def _convert(args: Command, reply: Any) -> Any:
+    """The reply as the driver would return it."""
+    name = args[0]
+    if name == "SET":
+        return True if reply == b"OK" else reply
+    if name in AS_BOOL:
+        return bool(reply)
+    return reply
+
+
+class _Detour(Exception):
+    """Tells a queued caller to leave the batch: ``err`` is the failure to recover from
+    (``Router._call_failed``), None means "run the command on the direct path" (a Cluster
+    redirect, followed there key by key)."""
+
+    __slots__ = ("err",)
+
+    def __init__(self, err: CachexError | None) -> None:
+        super().__init__()
+        self.err = err
+
+
+# (node, key, args, write, future) for one queued command
+_Entry = tuple[Hashable, str, Command, bool, "asyncio.Future[Any]"]
+
+
+class AutoPipeliner:
+    """One per router (alias) with pipelining on; queues are per event loop and live only
+    from the first enqueue to the flush of the same loop turn."""
+
+    __slots__ = ("_busy", "_driver_error", "_pending", "_redirect", "_router", "_tasks",
+                 "_topology", "commands")
+
+    def __init__(self, router: Router) -> None:
+        self._router = router
+        self._topology: Topology = router.topology
+        self._driver_error = router.topology.driver.base_error
+        self._pending: dict[asyncio.AbstractEventLoop, list[_Entry]] = {}
+        # calls and flushes in flight per loop (absent: none, a caller is alone)
+        self._busy: dict[asyncio.AbstractEventLoop, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()  # asyncio keeps only weak references
+        self._redirect = getattr(self._topology, "note_redirect", None)  # Cluster only
+        self.commands = COMMANDS  # what ``Router.acall`` hands over
+
+    # A caller alone on its loop goes direct (tests turn this off to put every call through
+    # a batch, e.g. Django's suite, whose calls come one at a time).
+    shortcut = True
+
+    @staticmethod
+    def suits(topology: Topology) -> bool:
+        """Pipelining needs the wire path (seam probe passed, hiredis present) and no WAIT
+        after each write (``wait_replicas``: every write must wait on its own)."""
+        return bool(topology.wire and wire.enabled and topology._ack is None)
+
+    async def call(self, key: str, args: Command, write: bool, idempotent: bool,
+                   degradable: bool) -> Any:
+        """``Router.acall`` for a pipelinable command: the reply, or the direct path's
+        outcome. A caller alone on its loop (nothing queued, nothing in flight) takes the
+        direct path at once: waiting for the loop to turn would only add latency."""
+        loop = asyncio.get_running_loop()
+        batch = self._pending.get(loop)
+        if batch is None:
+            busy = self._busy
+            if loop not in busy and self.shortcut:  # ``Router.acall``'s own hot path
+                busy[loop] = 1
+                try:
+                    return await self._topology.aclient(key, write).execute_command(*args)
+                except self._driver_error as exc:
+                    err: CachexError = translate(exc, self._topology.driver,
+                                                 self._router._where(key, args))
+                except CachexError as exc:
+                    err = exc
+                finally:
+                    left = busy[loop] - 1
+                    if left:
+                        busy[loop] = left
+                    else:
+                        del busy[loop]
+                return await self._alone_failed(err, key, args, write, idempotent, degradable)
+            busy[loop] = busy.get(loop, 0) + 1
+            batch = self._pending[loop] = []
+            task = loop.create_task(self._flush(loop))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        router = self._router
+        node = router._node_of(key, write)
+        if node is None:  # cannot be located (a replica read, say): the direct path decides
+            return await self._direct(node, key, args, write, idempotent, degradable)
+        future = loop.create_future()
+        batch.append((node, key, args, write, future))
+        try:
+            return await future
+        except _Detour as detour:
+            if detour.err is None:
+                return await self._direct(node, key, args, write, idempotent, degradable)
+            return await aperform(router._call_failed(detour.err, node, key, args, write,
+                                                      idempotent, degradable))
+
+    def _done(self, loop: asyncio.AbstractEventLoop) -> None:
+        """One call or flush in flight on ``loop`` less."""
+        left = self._busy[loop] - 1
+        if left:
+            self._busy[loop] = left
+        else:
+            del self._busy[loop]
+
+    async def _alone_failed(self, err: CachexError, key: str, args: Command, write: bool,
+                            idempotent: bool, degradable: bool) -> Any:
+        """As ``Router.acall`` after its direct attempt failed."""
+        router = self._router
+        node = router._node_of(key, write)
+        router._record(node, err)
+        return await aperform(router._call_failed(err, node, key, args, write, idempotent,
+                                                  degradable))
+
+    async def _direct(self, node: Hashable | None, key: str, args: Command, write: bool,
+                      idempotent: bool, degradable: bool) -> Any:
+        """The router's guarded single-key path (circuit check, call, redirects followed)."""
+        return await aperform(self._router._call_guarded(key, args, write, idempotent,
+                                                         degradable))
+
+    async def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Send everything queued on this loop so far, one batch per node, and settle each
+        caller's future. Runs as its own task: no caller's cancellation reaches it."""
+        try:
+            await self._send(self._pending.pop(loop))
+        finally:
+            self._done(loop)
+
+    async def _send(self, batch: list[_Entry]) -> None:
+        per_node: dict[Hashable, list[_Entry]] = {}
+        for entry in batch:
+            entries = per_node.get(entry[0])
+            if entries is None:
+                per_node[entry[0]] = [entry]
+            else:
+                entries.append(entry)
+        nodes = list(per_node)
+        try:
+            # The base method on purpose: a redirect is settled per caller here (a detour to
+            # the direct path), not by the Cluster's batch fallback, which would make one
+            # key's failing redirect everyone's error.
+            results = await Topology.aexecute_many(
+                self._topology, [(n, [e[2] for e in per_node[n]]) for n in nodes])
+        except BaseException as exc:  # cancelled with the loop, or an unexpected error
+            for entries in per_node.values():
+                self._fail(entries, exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for node, result in zip(nodes, results):
+            entries = per_node[node]
+            if isinstance(result, BaseException):
+                self._fail(entries, result)
+                continue
+            clean = type(result) is wire.Clean
+            for entry, reply in zip(entries, result):
+                future = entry[4]
+                if future.done():  # its caller was cancelled: nothing to tell
+                    continue
+                if clean or not isinstance(reply, self._driver_error):
+                    future.set_result(_convert(entry[2], reply))
+                else:
+                    future.set_exception(self._reply_error(entry, reply))
+
+    def _reply_error(self, entry: _Entry, reply: BaseException) -> _Detour:
+        """An error reply: a redirect goes to the direct path, anything else is that
+        caller's own error (recorded for the breaker as the direct path does)."""
+        if self._redirect is not None:
+            from .cluster import redirect_of
+
+            if redirect_of(reply, self._topology.driver)[0] is not None:
+                self._redirect(reply)
+                return _Detour(None)
+        router = self._router
+        err = translate(reply, self._topology.driver, router._where(entry[1], entry[2]))
+        router._record(entry[0], err)
+        return _Detour(err)
+
+    def _fail(self, entries: list[_Entry], exc: BaseException) -> None:
+        """A node's batch failed as a whole (its connection broke, or none was had). Each
+        caller's failure is recorded for the breaker, as each would have been on the direct
+        path: a burst on a hung node opens the circuit after ``threshold`` callers."""
+        router, topology = self._router, self._topology
+        node = entries[0][0]
+        driver_error = isinstance(exc, self._driver_error)
+        if driver_error and isinstance(exc, (topology.driver.connection_error,
+                                             topology.driver.timeout_error)):
+            topology.note_unreachable(node)  # Cluster: re-read the map first
+        for _, key, args, _, future in entries:
+            if future.done():
+                continue
+            if isinstance(exc, asyncio.CancelledError):
+                future.cancel()
+                continue
+            if driver_error:
+                err: CachexError = translate(exc, topology.driver, router._where(key, args))
+            elif isinstance(exc, CachexError):
+                err = exc
+            else:
+                future.set_exception(exc)
+                continue
+            router._record(node, err)
+            future.set_exception(_Detour(err))
