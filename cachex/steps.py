@@ -61,17 +61,30 @@ class Retry:
         self.where = where
 
 
+class _Done:
+    """The steps' end: their return value."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _advance(steps: Steps[Any], reply: Any, error: BaseException | None) -> Any:
+    """The next step, after handing ``reply`` (or throwing ``error``) in; ``_Done`` at the end."""
+    try:
+        return steps.throw(error) if error is not None else steps.send(reply)
+    except StopIteration as stop:
+        return _Done(stop.value)
+
+
 # The only twin bodies of this module: they differ in ``await`` and in how several step
 # generators run (in turn, or at once); neither holds a decision.
 def perform(steps: Steps[T]) -> T:
     """Run ``steps`` to the end synchronously; a step's error is thrown back into them."""
     reply: Any = None
     error: BaseException | None = None
-    while True:
-        try:
-            step = steps.throw(error) if error is not None else steps.send(reply)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+    while type(step := _advance(steps, reply, error)) is not _Done:
         error = None
         try:
             if type(step) is Io:
@@ -83,17 +96,14 @@ def perform(steps: Steps[T]) -> T:
                                             idempotent=step.idempotent, where=step.where)
         except BaseException as exc:  # handed to the steps, which decide
             error = exc
+    return step.value  # type: ignore[no-any-return]
 
 
 async def aperform(steps: Steps[T]) -> T:
     """Run ``steps`` to the end on the event loop."""
     reply: Any = None
     error: BaseException | None = None
-    while True:
-        try:
-            step = steps.throw(error) if error is not None else steps.send(reply)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+    while type(step := _advance(steps, reply, error)) is not _Done:
         error = None
         try:
             if type(step) is Io:
@@ -106,6 +116,7 @@ async def aperform(steps: Steps[T]) -> T:
                                                    where=step.where)
         except BaseException as exc:
             error = exc
+    return step.value  # type: ignore[no-any-return]
 
 
 def _again(run: Callable[[Steps[Any]], Any], again: Callable[[], Steps[Any]]

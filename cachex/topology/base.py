@@ -15,7 +15,7 @@ from ..routing import Batch
 from . import pools, seam, wire
 from .connect import connection_kwargs, make_pool
 from .freshness import MapFreshness
-from .idle import PARK, AsyncCheckout, AsyncIdle, Checkout, Idle
+from .idle import PARK, AsyncIdle, Checkout, Idle
 
 _tokens = itertools.count(1)
 _build_lock = threading.Lock()
@@ -68,9 +68,10 @@ class Topology(ABC):
         park = 0 if self._bounded else PARK
         if self.fast:
             self._idle: Idle | Checkout = Idle(driver.checkout, park)  # parked between batches
-            self._aidle: AsyncIdle | AsyncCheckout = AsyncIdle(driver.acheckout, park)
+            self._aidle: AsyncIdle | Checkout = AsyncIdle(driver.acheckout, park)
         else:
-            self._idle, self._aidle = Checkout(driver.checkout), AsyncCheckout(driver.acheckout)
+            self._idle = Checkout(driver.checkout)
+            self._aidle = Checkout(driver.acheckout, asynchronous=True)
 
     def _connection_classes(self) -> tuple[list[type], list[type]]:
         """The driver's connection classes this topology's pools will use (sync, async)."""

@@ -26,7 +26,14 @@ QUIET_AFTER_FAILURE = 1.0  # seconds without parking once a pool's connection br
 
 
 class Idle:
-    __slots__ = ("__weakref__", "_checkout", "_lock", "_park", "_parked", "_paused")
+    """Parked sync connections, kept per pool behind one lock (threads share the pools).
+
+    The decisions (``_pop``, ``_keep``, ``_pause``) are written once for both sides; only
+    where the state lives differs: in a dict by pool here, on the pool object itself for
+    asyncio pools (``AsyncIdle``)."""
+
+    __slots__ = ("__weakref__", "_checkout", "_lock", "_park", "_pools")
+    asynchronous = False
 
     def __init__(self, checkout: Any, park: int = PARK) -> None:
         self._checkout = checkout  # the driver's pool checkout (its signature differs)
@@ -38,22 +45,23 @@ class Idle:
         """Empty state (also in a forked child: the parent's connections and a lock that
         another thread may have held at fork time must not be used there)."""
         self._lock = threading.Lock()
-        self._parked: dict[int, list[Any]] = {}  # by id(pool): pools may define __eq__
-        self._paused: dict[int, float] = {}  # pool -> no parking until this monotonic time
+        # by id(pool) (pools may define __eq__): {_PARKED: [conn, ...], _PAUSED: until}
+        self._pools: dict[int, dict[str, Any]] = {}
 
+    def _state(self, pool: Any) -> dict[str, Any]:
+        if self.asynchronous:
+            return seam.pool_state(pool)
+        state = self._pools.get(id(pool))
+        if state is None:
+            state = self._pools.setdefault(id(pool), {})
+        return state
+
+    # Twins (``take``, ``give``, ``failed`` of ``Idle``/``AsyncIdle``): the batch hot path,
+    # where a step loop would cost a frame per connection; they differ only in ``await``
+    # on the driver's disconnect/release/checkout.
     def take(self, pool: Any) -> Any:
         """A connection for one batch: a parked one that is still sound, else the pool's."""
-        key = id(pool)
-        while True:
-            with self._lock:
-                parked = self._parked.get(key)
-                if not parked:
-                    break
-                conn = parked.pop()
-            if conn.pid != os.getpid():  # inherited through fork: the parent's socket
-                with self._lock:
-                    self._parked.pop(key, None)
-                break
+        while (conn := self._pop(pool)) is not None:
             if seam.connected(conn) and _quiet(conn):
                 return conn
             conn.disconnect()  # closed by the server, or unread bytes: let the pool redo it
@@ -62,38 +70,67 @@ class Idle:
 
     def give(self, pool: Any, conn: Any) -> None:
         """Back after a batch: parked while connected (and room is left), else to the pool."""
-        key = id(pool)
-        if seam.connected(conn):
-            with self._lock:
-                if not self._paused or self._paused.get(key, 0.0) <= time.monotonic():
-                    parked = self._parked.setdefault(key, [])
-                    if len(parked) < self._park:
-                        parked.append(conn)
-                        return
-        pool.release(conn)
+        if not self._keep(pool, conn, seam.connected(conn)):
+            pool.release(conn)
 
     def failed(self, pool: Any, conn: Any) -> None:
         """``conn`` broke mid-batch: close it, and the parked ones too (what broke it, a
         restart or a network fault, likely broke them as well), all back to the pool."""
         conn.disconnect()
-        key = id(pool)
+        for other in self._pause(pool):
+            other.disconnect()
+            pool.release(other)
+
+    def _pop(self, pool: Any) -> Any:
+        """A parked connection of ``pool`` (None: none left, or inherited through fork)."""
+        state = self._state(pool)
+        with self._lock:
+            parked = state.get(_PARKED)
+            if not parked:
+                return None
+            conn = parked.pop()
+        if not self.asynchronous and conn.pid != os.getpid():  # the parent's, via fork
+            with self._lock:
+                state.pop(_PARKED, None)
+            return None
+        return conn
+
+    def _keep(self, pool: Any, conn: Any, connected: bool) -> bool:
+        """Park ``conn`` if it is connected, parking is not paused and there is room."""
+        if not connected:
+            return False
+        state = self._state(pool)
+        with self._lock:
+            if state.get(_PAUSED, 0.0) <= time.monotonic():
+                parked = state.setdefault(_PARKED, [])
+                if len(parked) < self._park:
+                    parked.append(conn)
+                    return True
+        return False
+
+    def _pause(self, pool: Any) -> list[Any]:
+        """No parking for a while, and the parked connections taken out (to be closed)."""
+        state = self._state(pool)
         with self._lock:
             # For a while, connections go back to the pool: it checks each one on checkout
             # and hands out the freshly reconnected ones first, which is what a retry needs.
-            self._paused[key] = time.monotonic() + QUIET_AFTER_FAILURE
-            parked = self._parked.pop(key, [])
-        for other in parked:
-            other.disconnect()
-            pool.release(other)
+            state[_PAUSED] = time.monotonic() + QUIET_AFTER_FAILURE
+            return state.pop(_PARKED, [])  # type: ignore[no-any-return]
+
+    def parked(self, pool: Any) -> list[Any]:
+        """The connections parked for ``pool`` now (for tests and diagnostics)."""
+        return list(self._state(pool).get(_PARKED, ()))
 
     def drain(self, pool: Any) -> None:
         """Hand every parked connection back to ``pool`` (before it disconnects them all)."""
         with self._lock:
-            parked = self._parked.pop(id(pool), [])
+            parked = self._state(pool).pop(_PARKED, [])
         for conn in parked:
             pool.release(conn)
 
 
+_PARKED = "_cachex_parked"
+_PAUSED = "_cachex_parked_paused_until"
 _instances: weakref.WeakSet[Idle] = weakref.WeakSet()
 
 
@@ -114,88 +151,55 @@ def _quiet(conn: Any) -> bool:
         return False
 
 
-class AsyncIdle:
-    """The asyncio twin (batch hot path: a step loop would cost a frame per connection).
-    An asyncio pool belongs to one event loop, so its parked
-    connections live on the pool object itself (gone with it) and need no lock: nothing
-    awaits between looking at the list and changing it."""
+class AsyncIdle(Idle):
+    """The asyncio side. An asyncio pool belongs to one event loop, so its parked
+    connections live on the pool object itself (gone with it); the lock is never held
+    across an ``await``."""
 
-    __slots__ = ("_checkout", "_park")
+    __slots__ = ()
+    asynchronous = True
 
-    def __init__(self, checkout: Any, park: int = PARK) -> None:
-        self._checkout = checkout  # the driver's async pool checkout
-        self._park = park
-
-    async def take(self, pool: Any) -> Any:
-        parked = seam.pool_state(pool).get(_PARKED)
-        while parked:
-            conn = parked.pop()
+    async def take(self, pool: Any) -> Any:  # type: ignore[override]
+        while (conn := self._pop(pool)) is not None:
             if conn.is_connected and seam.aquiet(conn):
                 return conn
             await conn.disconnect(nowait=True)
             await pool.release(conn)
         return await self._checkout(pool)
 
-    async def give(self, pool: Any, conn: Any) -> None:
-        state = seam.pool_state(pool)
-        if conn.is_connected and state.get(_PAUSED, 0.0) <= time.monotonic():
-            parked = state.setdefault(_PARKED, [])
-            if len(parked) < self._park:
-                parked.append(conn)
-                return
-        await pool.release(conn)
+    async def give(self, pool: Any, conn: Any) -> None:  # type: ignore[override]
+        if not self._keep(pool, conn, conn.is_connected):
+            await pool.release(conn)
 
-    async def failed(self, pool: Any, conn: Any) -> None:
+    async def failed(self, pool: Any, conn: Any) -> None:  # type: ignore[override]
         """As ``Idle.failed``; also for a cancelled batch (its replies were never read)."""
         await conn.disconnect(nowait=True)
-        state = seam.pool_state(pool)
-        state[_PAUSED] = time.monotonic() + QUIET_AFTER_FAILURE
-        parked = state.pop(_PARKED, [])
-        for other in parked:
+        for other in self._pause(pool):
             await other.disconnect(nowait=True)
             await pool.release(other)
 
 
-_PARKED = "_cachex_parked"
-_PAUSED = "_cachex_parked_paused_until"
-
-
-
 class Checkout:
-    """The public path's stand-in for ``Idle`` (fast path off, see seam.py): every batch
-    checks a connection out of the driver's pool and releases it after; nothing is parked."""
+    """The public path's stand-in for ``Idle``/``AsyncIdle`` (fast path off, see seam.py):
+    every batch checks a connection out of the driver's pool and releases it after; nothing
+    is parked. One class for both sides: each method returns the driver call's result, an
+    awaitable of it for an asyncio pool (the caller awaits it)."""
 
-    __slots__ = ("_checkout",)
+    __slots__ = ("_asynchronous", "_checkout")
 
-    def __init__(self, checkout: Any) -> None:
+    def __init__(self, checkout: Any, *, asynchronous: bool = False) -> None:
         self._checkout = checkout
+        self._asynchronous = asynchronous
 
     def take(self, pool: Any) -> Any:
         return self._checkout(pool)
 
-    def give(self, pool: Any, conn: Any) -> None:
-        pool.release(conn)
+    def give(self, pool: Any, conn: Any) -> Any:
+        return pool.release(conn)
 
-    def failed(self, pool: Any, conn: Any) -> None:
-        conn.disconnect()  # unread replies would poison the next user
+    def failed(self, pool: Any, conn: Any) -> Any:
+        """Unread replies would poison the next user: close the connection."""
+        return conn.disconnect(nowait=True) if self._asynchronous else conn.disconnect()
 
     def drain(self, pool: Any) -> None:
         """Nothing parked."""
-
-
-class AsyncCheckout:
-    """``Checkout`` for asyncio pools (one-line twins: the pool's calls, awaited)."""
-
-    __slots__ = ("_checkout",)
-
-    def __init__(self, checkout: Any) -> None:
-        self._checkout = checkout
-
-    async def take(self, pool: Any) -> Any:
-        return await self._checkout(pool)
-
-    async def give(self, pool: Any, conn: Any) -> None:
-        await pool.release(conn)
-
-    async def failed(self, pool: Any, conn: Any) -> None:
-        await conn.disconnect(nowait=True)

@@ -31,7 +31,7 @@ def test_connection_closed_by_the_server_is_not_reused(make_cache: Any, driver: 
         data = {f"k{i}": i for i in range(20)}
         cache.set_many(data)
         assert cache.get_many(data) == data  # a connection is parked now
-        parked = cache._topology._idle._parked[id(_pool(cache))]
+        parked = cache._topology._idle.parked(_pool(cache))
         assert parked
         server.client().execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
         time.sleep(0.1)
@@ -50,10 +50,10 @@ def test_parking_is_bounded_and_disconnect_hands_connections_back(make_cache: An
         for conn in conns:
             conn.connect()
             topology._idle.give(pool, conn)
-        assert len(topology._idle._parked[id(pool)]) == idle.PARK
+        assert len(topology._idle.parked(pool)) == idle.PARK
         assert len(pool._in_use_connections) == idle.PARK  # the rest went back to the pool
         cache.disconnect()
-        assert id(pool) not in topology._idle._parked
+        assert not topology._idle.parked(pool)
         assert not pool._in_use_connections
 
 
