@@ -63,6 +63,7 @@ class Router:
         self._suspects: dict[Hashable, Any] = self.breaker.suspects if self.breaker else {}
         self.driver = topology.driver
         self._driver_error = topology.driver.base_error
+        self._failures = (self._driver_error, CachexError)  # what the hot paths catch
         self._can_reroute = topology.reroutable
         self._replan = topology.moves_keys
         # Reads spread over replicas cannot be pinned on one node: no breaker for them.
@@ -80,37 +81,35 @@ class Router:
     # after a failure, or under suspicion, is the one-source ``_call_guarded``/``_call_failed``.
     def call(self, key: str, *args: Any, write: bool = True, idempotent: bool = True,
              degradable: bool = False) -> Any:
-        if not self._suspects:
-            try:
-                return self.topology.client(key, write).execute_command(*args)
-            except self._driver_error as exc:
-                err: CachexError = translate(exc, self.driver, self._where(key, args))
-            except CachexError as exc:
-                err = exc
-            node = self._node_of(key, write)
-            self._record(node, err)
-            return perform(self._call_failed(err, node, key, args, write, idempotent,
-                                                   degradable))
-        return perform(self._call_guarded(key, args, write, idempotent, degradable))
+        if self._suspects:
+            return perform(self._call_guarded(key, args, write, idempotent, degradable))
+        try:
+            return self.topology.client(key, write).execute_command(*args)
+        except self._failures as exc:
+            steps = self._call_broke(exc, key, args, write, idempotent, degradable)
+        return perform(steps)
 
     async def acall(self, key: str, *args: Any, write: bool = True, idempotent: bool = True,
                     degradable: bool = False) -> Any:
-        if not self._suspects:
-            pipe = self._pipeliner
-            if pipe is not None and args[0] in pipe.commands:
-                return await pipe.call(key, args, write, idempotent, degradable)
-            try:
-                return await self.topology.aclient(key, write).execute_command(*args)
-            except self._driver_error as exc:
-                err: CachexError = translate(exc, self.driver, self._where(key, args))
-            except CachexError as exc:
-                err = exc
-            node = self._node_of(key, write)
-            self._record(node, err)
-            return await aperform(self._call_failed(err, node, key, args, write,
-                                                          idempotent, degradable))
-        return await aperform(self._call_guarded(key, args, write, idempotent,
-                                                       degradable))
+        if self._suspects:
+            return await aperform(self._call_guarded(key, args, write, idempotent, degradable))
+        if (pipe := self._pipeliner) is not None and args[0] in pipe.commands:
+            return await pipe.call(key, args, write, idempotent, degradable)
+        try:
+            return await self.topology.aclient(key, write).execute_command(*args)
+        except self._failures as exc:
+            steps = self._call_broke(exc, key, args, write, idempotent, degradable)
+        return await aperform(steps)
+
+    def _call_broke(self, exc: BaseException, key: str, args: Command, write: bool,
+                    idempotent: bool, degradable: bool) -> Steps[Any]:
+        """The hot path's first attempt raised ``exc``: record it, then as after a failure."""
+        err = exc if isinstance(exc, CachexError) else translate(exc, self.driver,
+                                                                   self._where(key, args))
+        node = self._node_of(key, write)
+        self._record(node, err)
+        return (yield from self._call_failed(err, node, key, args, write, idempotent,
+                                             degradable))
 
     def _call_guarded(self, key: str, args: Command, write: bool, idempotent: bool,
                       degradable: bool) -> Steps[Any]:
@@ -162,74 +161,42 @@ class Router:
         return reply
 
     # -- several commands per node, one round-trip per node ----------------------------
-    # Hot path twin (``run``/``arun``): one ``execute_many`` while nothing is suspect; the
-    # recovery of failed nodes and the suspect path are the one-source steps below.
+    # Twin (``run``/``arun``) only for the one-node hot path (``_run_node``); several nodes
+    # are the one-source ``_run_many`` steps.
     def run(self, batches: Sequence[NodeCommands], *, idempotent: bool = True,
             degradable: bool = False) -> list[list[Any]]:
-        """Replies per batch, in batch order. Several healthy nodes overlap their network
-        waits (``execute_many``: every request is sent before any reply is read). A node
-        that failed open answers with a ``FailedReplies`` list of neutral replies. Every
-        node is attempted; when some of several fail, ``PartialFailure`` says which."""
+        """Replies per batch, in batch order (see ``_run_many``)."""
         if len(batches) == 1:
             node, cmds = batches[0]
             return [self._run_node(node, cmds, idempotent, degradable)]
-        if self._suspects:
-            return perform(self._run_suspected(batches, idempotent, degradable))
-        try:
-            results = self.topology.execute_many(batches)
-        except self._driver_error as exc:  # a redirect's slow path failed: no retry
-            raise translate(exc, self.driver, f"{len(batches)} nodes") from exc
-        out, failed = self._settle(batches, results)
-        if failed:
-            return perform(self._recover_batches(batches, out, failed, {}, idempotent,
-                                                       degradable))
-        return out
+        return perform(self._run_many(batches, idempotent, degradable))
 
     async def arun(self, batches: Sequence[NodeCommands], *, idempotent: bool = True,
                    degradable: bool = False) -> list[list[Any]]:
-        """Replies per batch. Healthy nodes with plain batches are served by one coroutine
-        that sends to every node before reading any (``aexecute_many``); otherwise every
-        node runs concurrently. While a node is suspect, as in ``run``: open circuits fail
-        over without I/O, rerouted commands ride along in their stand-ins' round-trips.
-        Every node finishes before an error is raised, so no request is left running in the
-        background; as in ``run``, several nodes of which some failed
-        raise ``PartialFailure``."""
         if len(batches) == 1:
             node, cmds = batches[0]
             return [await self._arun_node(node, cmds, idempotent, degradable)]
-        if self._suspects:
-            return await aperform(self._run_suspected(batches, idempotent, degradable))
-        if not self.topology.wired(batches):
-            return await self._arun_each(batches, idempotent, degradable)
-        try:
-            raw = await self.topology.aexecute_many(batches)
-        except self._driver_error as exc:
-            raise translate(exc, self.driver, f"{len(batches)} nodes") from exc
-        out, failed = self._settle(batches, raw)
-        if failed:
-            return await aperform(self._recover_batches(batches, out, failed, {},
-                                                              idempotent, degradable))
-        return out
+        return await aperform(self._run_many(batches, idempotent, degradable))
 
-    async def _arun_each(self, batches: Sequence[NodeCommands], idempotent: bool,
-                         degradable: bool) -> list[list[Any]]:
-        """Async only (sync pipelines them in ``execute_many``): batches off the wire
-        path, one task per node, every node to the end."""
-        results = await asyncio.gather(
-            *[self._arun_node(node, cmds, idempotent, degradable) for node, cmds in batches],
-            return_exceptions=True)
-        errors: dict[int, CachexError] = {}
-        out: list[list[Any]] = []
-        for i, result in enumerate(results):
-            if isinstance(result, CachexError):
-                errors[i] = result
-                out.append([])
-            elif isinstance(result, BaseException):
-                raise result
-            else:
-                out.append(result)
-        if errors:
-            raise self._partial(batches, errors)
+    def _run_many(self, batches: Sequence[NodeCommands], idempotent: bool, degradable: bool
+                  ) -> Steps[list[list[Any]]]:
+        """Several nodes. Healthy nodes overlap their network waits (``execute_many``, and
+        async ``_amany``: every request is sent before any reply is read). A node that
+        failed open answers with a ``FailedReplies`` list of neutral replies. Every node is
+        attempted and finishes before an error is raised (no request is left running in the
+        background); when some of several fail, ``PartialFailure`` says which. While a node
+        is suspect: open circuits fail over without I/O, rerouted commands ride along in
+        their stand-ins' round-trips (``_run_suspected``)."""
+        if self._suspects:
+            return (yield from self._run_suspected(batches, idempotent, degradable))
+        try:
+            results = yield Io(self.topology.execute_many, self._amany, batches)
+        except self._driver_error as exc:  # a redirect's slow path failed: no retry
+            raise translate(exc, self.driver, f"{len(batches)} nodes") from exc
+        out, failed = self._settle(batches, results)
+        if failed:  # each failed node in turn: retries, failover
+            return (yield from self._recover_batches(batches, out, failed, {}, idempotent,
+                                                     degradable))
         return out
 
     def _recover_batches(self, batches: Sequence[NodeCommands], out: list[list[Any]],
@@ -405,33 +372,35 @@ class Router:
             out.append(result)
         return out, failed
 
-    # Hot path twin (``_run_node``/``_arun_node``): one node's batch while nothing is suspect.
+    # Hot path twin (``_run_node``/``_arun_node``): one node's batch while nothing is
+    # suspect (a step loop would cost a frame per multi-key call).
     def _run_node(self, node: Any, cmds: list[Command], idempotent: bool,
                   degradable: bool) -> list[Any]:
-        if not self._suspects:
-            try:
-                return self.topology.execute(node, cmds)
-            except self._driver_error as exc:
-                err: CachexError = translate(exc, self.driver, self.topology.node_label(node))
-            except CachexError as exc:
-                err = exc
-            self._record(node, err)
-            return perform(self._run_failed(node, cmds, err, idempotent, degradable))
-        return perform(self._run_guarded(node, cmds, idempotent, degradable))
+        if self._suspects:
+            return perform(self._run_guarded(node, cmds, idempotent, degradable))
+        try:
+            return self.topology.execute(node, cmds)
+        except self._failures as exc:
+            steps = self._run_broke(exc, node, cmds, idempotent, degradable)
+        return perform(steps)
 
     async def _arun_node(self, node: Any, cmds: list[Command], idempotent: bool,
                          degradable: bool) -> list[Any]:
-        if not self._suspects:
-            try:
-                return await self.topology.aexecute(node, cmds)
-            except self._driver_error as exc:
-                err: CachexError = translate(exc, self.driver, self.topology.node_label(node))
-            except CachexError as exc:
-                err = exc
-            self._record(node, err)
-            return await aperform(self._run_failed(node, cmds, err, idempotent,
-                                                         degradable))
-        return await aperform(self._run_guarded(node, cmds, idempotent, degradable))
+        if self._suspects:
+            return await aperform(self._run_guarded(node, cmds, idempotent, degradable))
+        try:
+            return await self.topology.aexecute(node, cmds)
+        except self._failures as exc:
+            steps = self._run_broke(exc, node, cmds, idempotent, degradable)
+        return await aperform(steps)
+
+    def _run_broke(self, exc: BaseException, node: Any, cmds: list[Command], idempotent: bool,
+                   degradable: bool) -> Steps[list[Any]]:
+        """The hot path's first attempt raised ``exc``: record it, then as after a failure."""
+        err = exc if isinstance(exc, CachexError) else translate(
+            exc, self.driver, self.topology.node_label(node))
+        self._record(node, err)
+        return (yield from self._run_failed(node, cmds, err, idempotent, degradable))
 
     def _run_guarded(self, node: Any, cmds: list[Command], idempotent: bool,
                      degradable: bool) -> Steps[list[Any]]:
@@ -512,7 +481,7 @@ class Router:
     async def _aprobe(self, node: Hashable, args: Command) -> Any:
         return await self.topology.anode_client(node).execute_command(*args)
 
-    async def _amany(self, pairs: list[NodeCommands]) -> Sequence[Any]:
+    async def _amany(self, pairs: Sequence[NodeCommands]) -> Sequence[Any]:
         """Async ``execute_many``: one coroutine for wire batches, else one task per node
         (the sync side pipelines those inside ``execute_many``)."""
         if self.topology.wired(pairs):
