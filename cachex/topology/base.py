@@ -12,10 +12,12 @@ from ..config import Endpoint, Settings
 from ..drivers import Driver
 from ..exceptions import PoolExhausted
 from ..routing import Batch
+from ..steps import Steps, aperform, perform
 from . import pools, seam, wire
 from .connect import connection_kwargs, make_pool
 from .freshness import MapFreshness
 from .idle import PARK, AsyncIdle, Checkout, Idle
+from .wire import Clean
 
 _tokens = itertools.count(1)
 _build_lock = threading.Lock()
@@ -55,6 +57,8 @@ class Topology(ABC):
         # reads spread over replicas.
         self.reads_located = not settings.read_from_replicas
         self._replies = wire.Replies(driver.parse_error, driver.readonly_error)
+        self._node_down = (driver.connection_error, driver.timeout_error)
+        self._response_error = driver.response_error
         sync_classes, async_classes = self._connection_classes()
         # The fast path (parked connections, batches on the wire) needs the driver's private
         # attributes: probed once per driver and connection class (seam.py), else public API.
@@ -175,34 +179,62 @@ class Topology(ABC):
             await self._aidle.give(pool, conn)
         return replies, state
 
+    # ``execute``: one node's batch, the first error reply raised; written once over the
+    # ``execute_collect`` twins (a sync function returns the awaitable on the async side).
     def execute(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
         """Run ``commands`` on ``node`` in one round-trip; the first error reply raises."""
-        client = self.node_client(node)
-        commands, acked = self._acked(node, commands)
-        kind = self._wired(commands)
-        if kind:
-            replies, state = self._exchange(client.connection_pool, commands, kind)
-            if state:
-                raise_first(replies)
-        elif len(commands) == 1:
-            return [client.execute_command(*commands[0])]
-        else:
-            replies = _pipeline(client, commands).execute()
-        return replies[:-1] if acked else replies
+        return _checked(self.execute_collect(node, commands))
 
     async def aexecute(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
+        return _checked(await self.aexecute_collect(node, commands))
+
+    def execute_collect(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Like ``execute`` but a command's error is returned in its place, not raised
+        (connection errors still raise; a node that cannot be reached is noted first)."""
+        client = self.node_client(node)
+        commands, acked = self._acked(node, commands)
+        try:
+            if kind := self._wired(commands):
+                replies = self._exchange(client.connection_pool, commands, kind)[0]
+            elif len(commands) == 1:
+                try:
+                    replies = [client.execute_command(*commands[0])]
+                except self._response_error as exc:
+                    replies = [exc]
+            else:
+                replies = _pipeline(client, commands).execute(raise_on_error=False)
+        except self._node_down:
+            self.note_unreachable(node)
+            raise
+        if self.moves_keys and (mend := self._mend_steps([(node, commands)], [replies])):
+            perform(mend)
+        return _unacked(replies, acked)
+
+    async def aexecute_collect(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
         client = self.anode_client(node)
         commands, acked = self._acked(node, commands)
-        kind = self._wired(commands)
-        if kind:
-            replies, state = await self._aexchange(client.connection_pool, commands, kind)
-            if state:
-                raise_first(replies)
-        elif len(commands) == 1:
-            return [await client.execute_command(*commands[0])]
-        else:
-            replies = await _pipeline(client, commands).execute()
-        return replies[:-1] if acked else replies
+        try:
+            if kind := self._wired(commands):
+                replies = (await self._aexchange(client.connection_pool, commands, kind))[0]
+            elif len(commands) == 1:
+                try:
+                    replies = [await client.execute_command(*commands[0])]
+                except self._response_error as exc:
+                    replies = [exc]
+            else:
+                replies = await _pipeline(client, commands).execute(raise_on_error=False)
+        except self._node_down:
+            self.note_unreachable(node)
+            raise
+        if self.moves_keys and (mend := self._mend_steps([(node, commands)], [replies])):
+            await aperform(mend)
+        return _unacked(replies, acked)
+
+    def _mend_steps(self, batches: Sequence[tuple[Any, list[tuple[Any, ...]]]],
+                    results: Sequence[list[Any] | BaseException]) -> Steps[None] | None:
+        """Where keys move (``moves_keys``): the steps that mend redirected replies in
+        place, or None when there are none (Cluster)."""
+        return None
 
     def execute_many(self, batches: Sequence[tuple[Any, list[tuple[Any, ...]]]]
                      ) -> list[list[Any] | BaseException]:
@@ -253,6 +285,8 @@ class Topology(ABC):
             for _, _, pool, conn, _, _, _ in inflight:
                 conn.disconnect()
                 pool.release(conn)
+        if self.moves_keys and (mend := self._mend_steps(batches, results)):
+            perform(mend)
         return results
 
     def _parse_each(self, client: Any, conn: Any, commands: list[tuple[Any, ...]]
@@ -306,6 +340,8 @@ class Topology(ABC):
             for _, pool, conn, _, _, _ in inflight:
                 await self._aidle.failed(pool, conn)
                 await pool.release(conn)
+        if self.moves_keys and (mend := self._mend_steps(batches, results)):
+            await aperform(mend)
         return results
 
     def _send_order(self, batches: Sequence[tuple[Any, list[tuple[Any, ...]]]]
@@ -321,34 +357,6 @@ class Topology(ABC):
     def wired(self, batches: Sequence[tuple[Any, list[tuple[Any, ...]]]]) -> bool:
         """True when every batch may take the wire path (``aexecute_many`` needs that)."""
         return all(self._wired(commands) for _, commands in batches)
-
-    def execute_collect(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
-        """Like ``execute`` but a command's error is returned in its place, not raised
-        (connection errors still raise): for callers that mend some replies."""
-        client = self.node_client(node)
-        kind = self._wired(commands)
-        if kind:
-            return self._exchange(client.connection_pool, commands, kind)[0]
-        if len(commands) == 1:
-            try:
-                return [client.execute_command(*commands[0])]
-            except self.driver.response_error as exc:
-                return [exc]
-        return _pipeline(client, commands).execute(  # type: ignore[no-any-return]
-            raise_on_error=False)
-
-    async def aexecute_collect(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
-        client = self.anode_client(node)
-        kind = self._wired(commands)
-        if kind:
-            return (await self._aexchange(client.connection_pool, commands, kind))[0]
-        if len(commands) == 1:
-            try:
-                return [await client.execute_command(*commands[0])]
-            except self.driver.response_error as exc:
-                return [exc]
-        return await _pipeline(client, commands).execute(  # type: ignore[no-any-return]
-            raise_on_error=False)
 
     def node_label(self, node: Any) -> str:
         return str(node)
@@ -418,3 +426,19 @@ def raise_first(replies: list[Any]) -> None:
     for reply in replies:
         if isinstance(reply, Exception):
             raise reply
+
+
+def _checked(replies: list[Any]) -> list[Any]:
+    """``replies``, after raising the first error among them (none in a ``Clean`` list)."""
+    if type(replies) is not Clean:
+        raise_first(replies)
+    return replies
+
+
+def _unacked(replies: list[Any], acked: bool) -> list[Any]:
+    """The replies without WAIT's (a failed WAIT raises, after any earlier error)."""
+    if not acked:
+        return replies
+    if isinstance(replies[-1], Exception):
+        raise_first(replies)
+    return replies[:-1]

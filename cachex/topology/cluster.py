@@ -23,7 +23,7 @@ from ..exceptions import ClusterDown
 from ..routing import Batch, SlotMemo, key_slot, plan_slots
 from ..steps import Each, Io, Steps, aperform, perform
 from . import pools
-from .base import Topology, raise_first
+from .base import Topology
 from .cluster_map import SlotMap, parse_cluster_slots, split_address
 from .connect import pool_exhausted, pool_wait
 from .freshness import MapFreshness
@@ -321,43 +321,13 @@ class ClusterTopology(Topology):
         return client
 
     # -- batches -----------------------------------------------------------------------
-    # Twins of a few lines: the base class's I/O, then the redirected replies mended by the
-    # one-source ``_mend`` steps (only when some reply was a redirect).
-    def execute(self, node: Any, commands: list[Command]) -> list[Any]:
-        try:
-            replies = super().execute_collect(node, commands)
-        except self._node_down:
-            self.freshness.mark()
-            raise
-        if todo := self._fallbacks(commands, replies):
-            perform(self._mend(todo))
-        raise_first(replies)
-        return replies
-
-    async def aexecute(self, node: Any, commands: list[Command]) -> list[Any]:
-        try:
-            replies = await super().aexecute_collect(node, commands)
-        except self._node_down:
-            self.freshness.mark()
-            raise
-        if todo := self._fallbacks(commands, replies):
-            await aperform(self._mend(todo))
-        raise_first(replies)
-        return replies
-
-    def execute_many(self, batches: Sequence[tuple[Any, list[Command]]]
-                     ) -> list[list[Any] | BaseException]:
-        results = super().execute_many(batches)
-        if todo := self._redirected(batches, results):
-            perform(self._mend(todo))
-        return results
-
-    async def aexecute_many(self, batches: Sequence[tuple[Any, list[Command]]]
-                            ) -> list[list[Any] | BaseException]:
-        results = await super().aexecute_many(batches)
-        if todo := self._redirected(batches, results):
-            await aperform(self._mend(todo))
-        return results
+    # The base class's batch I/O asks for these steps after every batch (``moves_keys``).
+    def _mend_steps(self, batches: Sequence[tuple[Any, list[Command]]],
+                    results: Sequence[list[Any] | BaseException]) -> Steps[None] | None:
+        """The redirected replies re-run key by key, or None when there are none; a node
+        that could not be reached marks the slot map stale."""
+        todo = self._redirected(batches, results)
+        return self._mend(todo) if todo else None
 
     def _single(self, command: Command) -> Steps[Any]:
         """One single-key command to its owner per the map, following redirects."""
@@ -376,13 +346,8 @@ class ClusterTopology(Topology):
         for replies, i, singles, combine in todo:
             replies[i] = combine((yield Each([self._single(c) for c in singles])))
 
-    def _fallbacks(self, commands: list[Command], replies: list[Any]
-                   ) -> list[tuple[list[Any], int, list[Command], Callable[[list[Any]], Any]]]:
-        return [(replies, i, *fallback_commands(commands[i]))
-                for i in self._needs_fallback(replies)]
-
     def _redirected(self, batches: Sequence[tuple[Any, list[Command]]],
-                    results: list[list[Any] | BaseException]
+                    results: Sequence[list[Any] | BaseException]
                     ) -> list[tuple[list[Any], int, list[Command], Callable[[list[Any]], Any]]]:
         """Replies that were redirects, each with the single-key commands to re-run it as;
         a node that could not be reached marks the slot map stale."""

@@ -1,6 +1,7 @@
 """A Cluster node that cannot be reached is handled the same way sync and async.
 
-The decision (cachex/topology/cluster.py, ``ClusterTopology``): the failing call marks the
+The decision (cachex/topology/cluster.py, ``ClusterTopology``; the marking is done by the
+base class's batch I/O, ``note_unreachable``, and by ``_Caller``): the failing call marks the
 slot map stale and raises; it never re-reads the map itself. The executor re-reads it before
 its retry, and every operation re-reads a stale map before it starts. (The async side used to
 re-read inside the failing call while the sync side only marked it: this test catches any
@@ -18,7 +19,7 @@ import pytest
 from cachex.config import parse_settings
 from cachex.drivers import redis_driver
 from cachex.routing import SLOTS
-from cachex.topology.base import Topology
+from cachex.topology.idle import AsyncIdle, Checkout, Idle
 from cachex.topology.cluster import ClusterTopology, _ACaller, _Caller
 from cachex.topology.cluster_map import SlotMap
 
@@ -30,6 +31,7 @@ def _topology() -> tuple[ClusterTopology, list[str]]:
     settings = parse_settings("unit-cluster", "redis+cluster://127.0.0.1:7001", {})
     topo = ClusterTopology(settings, DRIVER)
     topo.map = SlotMap([NODE] * SLOTS)
+    topo.wire = True
     topo.freshness.installed()
     reads: list[str] = []
 
@@ -76,14 +78,10 @@ def _outcome(topo: ClusterTopology, reads: list[str], step: Callable[[], Any]) -
 @pytest.mark.parametrize("how", ["batch", "batches", "single-key"])
 def test_node_down_is_handled_alike_sync_and_async(how: str,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Topology, "execute_collect", _down)
-    monkeypatch.setattr(Topology, "aexecute_collect", _adown)
-    monkeypatch.setattr(Topology, "execute_many", lambda self, batches: [_error()])
-
-    async def aexecute_many(self: Any, batches: Any) -> Any:
-        return [_error()]
-
-    monkeypatch.setattr(Topology, "aexecute_many", aexecute_many)
+    # The node's I/O fails where a connection is taken, below every batch method (the
+    # wire path on: a plain MGET batch goes there, one node or several).
+    for cls, take in ((Idle, _down), (AsyncIdle, _adown), (Checkout, _down)):
+        monkeypatch.setattr(cls, "take", take)
     commands = [("MGET", "a", "b")]
 
     sync_topo, sync_reads = _topology()
