@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .base import _pipeline
+
 
 class AckingClient:
     """A primary's sync client whose single commands wait for replica acknowledgement."""
@@ -21,18 +23,12 @@ class AckingClient:
         self.wait = wait
 
     def execute_command(self, *args: Any) -> Any:
-        pipe = self.client.pipeline(transaction=False)
-        pipe.execute_command(*args)
-        pipe.execute_command(*self.wait)
-        return pipe.execute()[0]
+        return _pipeline(self.client, [args, self.wait]).execute()[0]
 
 
 class AsyncAckingClient(AckingClient):
-    # Twin of four lines: the same pipeline, executed or awaited.
+    # Twin of one line: the same pipeline, executed or awaited.
     __slots__ = ()
 
     async def execute_command(self, *args: Any) -> Any:  # type: ignore[override]
-        pipe = self.client.pipeline(transaction=False)
-        pipe.execute_command(*args)
-        pipe.execute_command(*self.wait)
-        return (await pipe.execute())[0]
+        return (await _pipeline(self.client, [args, self.wait]).execute())[0]

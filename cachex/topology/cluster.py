@@ -23,7 +23,7 @@ from ..exceptions import ClusterDown
 from ..routing import Batch, SlotMemo, key_slot, plan_slots
 from ..steps import Each, Io, Steps, aperform, perform
 from . import pools
-from .base import Topology
+from .base import Topology, _pipeline
 from .cluster_map import SlotMap, parse_cluster_slots, split_address
 from .connect import pool_exhausted, pool_wait
 from .freshness import MapFreshness
@@ -90,7 +90,7 @@ class ClusterTopology(Topology):
         self._map_lock = threading.Lock()
         self._endpoints: dict[str, Endpoint] = {}
         self._redirects = (driver.ask_error, driver.try_again_error)
-        self._node_down = (driver.connection_error, driver.timeout_error)
+        self._call_errors = (*self._node_down, driver.response_error)
         self._cluster: Any = None
         self._gate: _Gated | None = None
         self._slots = SlotMemo()
@@ -159,6 +159,17 @@ class ClusterTopology(Topology):
         if redirect_of(exc, self.driver)[0] == "MOVED":
             self.freshness.mark()
 
+    def _call_broke(self, command: Command, exc: BaseException) -> Steps[Any]:
+        """A single-key call raised ``exc``: a node that cannot be reached marks the map
+        stale (a failover may be under way) and the error is raised; a redirect is
+        followed; any other error is raised."""
+        if isinstance(exc, self._node_down):
+            self.freshness.mark()
+            raise exc
+        if redirect_of(exc, self.driver)[0] is None:
+            raise exc
+        return (yield from self._follow(command, exc))
+
     def _follow(self, command: Command, exc: BaseException) -> Steps[Any]:
         """Re-run one single-key ``command`` that got a redirect, following MOVED/ASK."""
         way = _Redirects(self, command, exc)
@@ -186,15 +197,11 @@ class ClusterTopology(Topology):
 
     def _asking(self, addr: str, command: Command) -> Any:
         """``command``'s reply after ASKING, both on one connection (a pipeline)."""
-        pipe = self._endpoint_client(self.endpoint(addr)).pipeline(transaction=False)
-        pipe.execute_command("ASKING")
-        pipe.execute_command(*command)
+        pipe = _pipeline(self._endpoint_client(self.endpoint(addr)), [("ASKING",), command])
         return pipe.execute(raise_on_error=False)[1]
 
     async def _aasking(self, addr: str, command: Command) -> Any:
-        pipe = self._endpoint_aclient(self.endpoint(addr)).pipeline(transaction=False)
-        pipe.execute_command("ASKING")
-        pipe.execute_command(*command)
+        pipe = _pipeline(self._endpoint_aclient(self.endpoint(addr)), [("ASKING",), command])
         return (await pipe.execute(raise_on_error=False))[1]
 
     @property
@@ -429,30 +436,22 @@ class _Caller:
     def execute_command(self, *args: Any) -> Any:
         try:
             return self.client.execute_command(*args)
-        except self.topo._node_down:
-            self.topo.freshness.mark()  # a failover may be under way: re-read the map next time
-            raise
-        except self.topo.driver.response_error as exc:
-            if redirect_of(exc, self.topo.driver)[0] is None:
-                raise
-            return perform(self.topo._follow(args, exc))
+        except self.topo._call_errors as exc:
+            steps = self.topo._call_broke(args, exc)
+        return perform(steps)
 
 
 class _ACaller(_Caller):
     # Twin of ``_Caller.execute_command``: a Cluster single-key call's hot path (a step loop
-    # would add a frame per call); redirects go to the one-source ``_follow`` steps.
+    # would add a frame per call); what follows an error is the one-source ``_call_broke``.
     __slots__ = ()
 
     async def execute_command(self, *args: Any) -> Any:  # type: ignore[override]
         try:
             return await self.client.execute_command(*args)
-        except self.topo._node_down:
-            self.topo.freshness.mark()
-            raise
-        except self.topo.driver.response_error as exc:
-            if redirect_of(exc, self.topo.driver)[0] is None:
-                raise
-            return await aperform(self.topo._follow(args, exc))
+        except self.topo._call_errors as exc:
+            steps = self.topo._call_broke(args, exc)
+        return await aperform(steps)
 
 
 

@@ -161,6 +161,14 @@ def gated_connection(cls: type) -> type:
     return Gated
 
 
+class _Labelled:
+    """A bounded pool's name for the node in ``PoolExhausted`` (``cachex_label``)."""
+
+    def __init__(self, *args: Any, cachex_label: str = "?", **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.cachex_label = cachex_label
+
+
 @cache
 def _bounded_class(driver: Driver, asynchronous: bool, sentinel: bool = False) -> type:
     """A subclass of the driver's ``BlockingConnectionPool`` (found beside its plain pool)
@@ -174,30 +182,26 @@ def _bounded_class(driver: Driver, asynchronous: bool, sentinel: bool = False) -
     connection_error = driver.connection_error
 
     def exhausted(pool: Any, exc: BaseException) -> BaseException:
+        """``exc``, or ``PoolExhausted`` (caused by it) when it says the wait timed out."""
         # The drivers raise a bare ConnectionError from the wait's own timeout (queue.Empty
         # sync, asyncio.TimeoutError async); connect failures are other classes or causes.
         cause = exc.__cause__ or exc.__context__
         if type(exc) is not connection_error or not isinstance(
                 cause, (queue.Empty, asyncio.TimeoutError, TimeoutError)):
             return exc
-        return pool_exhausted(pool.cachex_label, pool.max_connections, pool.timeout)
+        err = pool_exhausted(pool.cachex_label, pool.max_connections, pool.timeout)
+        err.__cause__ = exc
+        return err
 
-    # Twins: subclasses of the driver's sync and async pools, whose checkout the driver
-    # calls (and awaits); the decision is shared (``exhausted``).
+    # Twins (``get_connection``): subclasses of the driver's sync and async pools, whose
+    # checkout the driver calls (and awaits); the decision is shared (``exhausted``).
     if asynchronous:
-        class AsyncBoundedPool(*bases):  # type: ignore[misc]
-            def __init__(self, *args: Any, cachex_label: str = "?", **kw: Any) -> None:
-                super().__init__(*args, **kw)
-                self.cachex_label = cachex_label
-
+        class AsyncBoundedPool(_Labelled, *bases):  # type: ignore[misc]
             async def get_connection(self, *args: Any, **kw: Any) -> Any:
                 try:
                     return await super().get_connection(*args, **kw)
                 except connection_error as exc:
-                    err = exhausted(self, exc)
-                    if err is exc:
-                        raise
-                    raise err from exc
+                    raise exhausted(self, exc)  # noqa: B904 - the cause is set
 
         return AsyncBoundedPool
 
@@ -206,11 +210,7 @@ def _bounded_class(driver: Driver, asynchronous: bool, sentinel: bool = False) -
     # argument and valkey-py's names it ``_``: those drop every connection instead.
     keyword = "inuse_connections" in inspect.signature(bases[-1].disconnect).parameters
 
-    class BoundedPool(*bases):  # type: ignore[misc]
-        def __init__(self, *args: Any, cachex_label: str = "?", **kw: Any) -> None:
-            super().__init__(*args, **kw)
-            self.cachex_label = cachex_label
-
+    class BoundedPool(_Labelled, *bases):  # type: ignore[misc]
         def disconnect(self, inuse_connections: bool = True) -> None:
             if keyword:
                 super().disconnect(inuse_connections=inuse_connections)
@@ -221,9 +221,6 @@ def _bounded_class(driver: Driver, asynchronous: bool, sentinel: bool = False) -
             try:
                 return super().get_connection(*args, **kw)
             except connection_error as exc:
-                err = exhausted(self, exc)
-                if err is exc:
-                    raise
-                raise err from exc
+                raise exhausted(self, exc)  # noqa: B904 - the cause is set
 
     return BoundedPool

@@ -27,6 +27,7 @@ from typing import Any
 from ..config import Settings
 from ..drivers import Driver
 from ..routing import Batch, single_batch
+from ..steps import Io, Steps, aperform, perform
 from . import pools
 from .base import Topology
 from .connect import bounded_sentinel_pool, pool_wait
@@ -88,12 +89,30 @@ class _Discovery:
         return self.not_found(no_primary_message(self.manager.cachex_alias, self.service,
                                                  self.reports))
 
+    def steps(self) -> Steps[tuple[str, int]]:
+        """Each sentinel in turn until one names a usable primary."""
+        while (sentinel := self.ask()) is not None:
+            try:
+                masters = yield Io(sentinel.sentinel_masters, sentinel.sentinel_masters)
+            except self.manager.cachex_errors as exc:
+                masters = exc
+            if (found := self.answer(masters)) is not None:
+                return found
+        raise self.failed()
 
-def _manager_init(self: Any, alias: str, errors: tuple[type[BaseException], ...],
-                  lock: Any) -> None:
-    self.cachex_alias = alias
-    self.cachex_errors = errors
-    self.cachex_lock = lock
+
+class _Manager:
+    """What cachex adds to the driver's ``Sentinel`` (sync or async): the alias and the
+    errors that mean "this sentinel could not be asked", for ``_Discovery``."""
+
+    _new_lock: Any = staticmethod(threading.Lock)
+
+    def __init__(self, *args: Any, alias: str, errors: tuple[type[BaseException], ...],
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cachex_alias = alias
+        self.cachex_errors = errors
+        self.cachex_lock = self._new_lock()
 
 
 @cache
@@ -101,23 +120,11 @@ def _sync_manager_class(base: type) -> type:
     """The driver's ``Sentinel`` whose failed discovery names the alias and each sentinel."""
     not_found = importlib.import_module(base.__module__).MasterNotFoundError
 
-    class CachexSentinel(base):  # type: ignore[valid-type, misc]
-        def __init__(self, *args: Any, alias: str, errors: tuple[type[BaseException], ...],
-                     **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            _manager_init(self, alias, errors, threading.Lock())
-
-        # Twin: the driver calls (or awaits) this method; the decisions are _Discovery's.
+    class CachexSentinel(_Manager, base):  # type: ignore[valid-type, misc]
+        # Twin of one line: the driver calls (or awaits) this method; the search is the
+        # one-source ``_Discovery.steps``.
         def discover_master(self, service_name: str) -> tuple[str, int]:
-            search = _Discovery(self, service_name, not_found)
-            while (sentinel := search.ask()) is not None:
-                try:
-                    masters = sentinel.sentinel_masters()
-                except self.cachex_errors as exc:
-                    masters = exc
-                if (found := search.answer(masters)) is not None:
-                    return found
-            raise search.failed()
+            return perform(_Discovery(self, service_name, not_found).steps())
 
     return CachexSentinel
 
@@ -127,22 +134,11 @@ def _async_manager_class(base: type) -> type:
     """The asyncio twin of ``_sync_manager_class`` (one event loop: no lock needed)."""
     not_found = importlib.import_module(base.__module__).MasterNotFoundError
 
-    class CachexAsyncSentinel(base):  # type: ignore[valid-type, misc]
-        def __init__(self, *args: Any, alias: str, errors: tuple[type[BaseException], ...],
-                     **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            _manager_init(self, alias, errors, contextlib.nullcontext())
+    class CachexAsyncSentinel(_Manager, base):  # type: ignore[valid-type, misc]
+        _new_lock = staticmethod(contextlib.nullcontext)  # one event loop: no lock needed
 
         async def discover_master(self, service_name: str) -> tuple[str, int]:
-            search = _Discovery(self, service_name, not_found)
-            while (sentinel := search.ask()) is not None:
-                try:
-                    masters = await sentinel.sentinel_masters()
-                except self.cachex_errors as exc:
-                    masters = exc
-                if (found := search.answer(masters)) is not None:
-                    return found
-            raise search.failed()
+            return await aperform(_Discovery(self, service_name, not_found).steps())
 
     return CachexAsyncSentinel
 
