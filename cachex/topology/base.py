@@ -58,6 +58,7 @@ class Topology(ABC):
         self.reads_located = not settings.read_from_replicas
         self._replies = wire.Replies(driver.parse_error, driver.readonly_error)
         self._node_down = (driver.connection_error, driver.timeout_error)
+        self._unsent = (driver.base_error, PoolExhausted)  # a node's batch could not be sent
         self._response_error = driver.response_error
         sync_classes, async_classes = self._connection_classes()
         # The fast path (parked connections, batches on the wire) needs the driver's private
@@ -250,18 +251,13 @@ class Topology(ABC):
         driver = self.driver
         try:
             for i in self._send_order(batches):
-                node, node_commands = batches[i]
-                client = self.node_client(node)
-                pool = client.connection_pool
-                commands, acked = self._acked(node, node_commands)
-                kind = self._wired(commands)
-                payload = wire.pack(commands) if kind else None
+                client, pool, commands, acked, kind, payload = self._prepared(
+                    batches[i], self.node_client)
                 conn = None
                 try:
                     conn = self._idle.take(pool)
-                    conn.send_packed_command(
-                        payload if payload is not None else conn.pack_commands(commands))
-                except (driver.base_error, PoolExhausted) as exc:
+                    conn.send_packed_command(payload or conn.pack_commands(commands))
+                except self._unsent as exc:
                     if conn is not None:
                         self._idle.failed(pool, conn)
                         pool.release(conn)
@@ -289,6 +285,17 @@ class Topology(ABC):
             perform(mend)
         return results
 
+    def _prepared(self, batch: tuple[Any, list[tuple[Any, ...]]], client_of: Any
+                  ) -> tuple[Any, Any, list[tuple[Any, ...]], bool, int, Any]:
+        """One node's part of ``execute_many`` before any I/O: (client, pool, commands
+        with WAIT if acked, acked, wire kind, the packed payload or None off the wire)."""
+        node, commands = batch
+        client = client_of(node)
+        commands, acked = self._acked(node, commands)
+        kind = self._wired(commands)
+        return (client, client.connection_pool, commands, acked, kind,
+                wire.pack(commands) if kind else None)
+
     def _parse_each(self, client: Any, conn: Any, commands: list[tuple[Any, ...]]
                     ) -> list[Any]:
         """The driver's parsing of each reply (commands off the wire path)."""
@@ -310,16 +317,13 @@ class Topology(ABC):
         driver = self.driver
         try:
             for i in self._send_order(batches):
-                node, node_commands = batches[i]
-                pool = self.anode_client(node).connection_pool
-                commands, acked = self._acked(node, node_commands)
-                kind = self._wired(commands)
-                payload = wire.pack(commands)
+                _, pool, commands, acked, kind, payload = self._prepared(
+                    batches[i], self.anode_client)
                 conn = None
                 try:
                     conn = await self._aidle.take(pool)
                     await wire.asend(conn, payload, driver)
-                except (driver.base_error, PoolExhausted) as exc:
+                except self._unsent as exc:
                     if conn is not None:
                         await self._aidle.failed(pool, conn)
                         await pool.release(conn)

@@ -258,13 +258,9 @@ class WireClient:
         self.pool = client.connection_pool
 
     def execute_command(self, *args: Any) -> Any:
-        kind = self.topology._wired([args])
-        if not kind:
+        if not (kind := self.topology._wired([args])):
             return self.client.execute_command(*args)
-        replies, state = self.topology._exchange(self.pool, [args], kind)
-        if state:
-            raise replies[0]
-        return replies[0]
+        return _only(*self.topology._exchange(self.pool, [args], kind))
 
 
 class AsyncWireClient(WireClient):
@@ -273,10 +269,13 @@ class AsyncWireClient(WireClient):
     __slots__ = ()
 
     async def execute_command(self, *args: Any) -> Any:  # type: ignore[override]
-        kind = self.topology._wired([args])
-        if not kind:
+        if not (kind := self.topology._wired([args])):
             return await self.client.execute_command(*args)
-        replies, state = await self.topology._aexchange(self.pool, [args], kind)
-        if state:
-            raise replies[0]
-        return replies[0]
+        return _only(*await self.topology._aexchange(self.pool, [args], kind))
+
+
+def _only(replies: list[Any], state: int) -> Any:
+    """A one-command batch's reply, or its error raised."""
+    if state:
+        raise replies[0]
+    return replies[0]
