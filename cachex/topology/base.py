@@ -310,7 +310,8 @@ class Topology(ABC):
 
     async def aexecute_many(self, batches: Sequence[tuple[Any, list[tuple[Any, ...]]]]
                             ) -> list[list[Any] | BaseException]:
-        """Async twin of ``execute_many``, for batches that all suit the wire path: one
+        """Async twin of ``execute_many``, on the wire path (the router sends only batches
+        that suit it; the auto-pipeliner's are packed whatever their commands): one
         coroutine sends to every node and then reads each (no task per node)."""
         results: list[list[Any] | BaseException] = [[] for _ in batches]
         inflight: list[tuple[int, Any, Any, list[tuple[Any, ...]], bool, int]] = []
@@ -322,7 +323,7 @@ class Topology(ABC):
                 conn = None
                 try:
                     conn = await self._aidle.take(pool)
-                    await wire.asend(conn, payload, driver)
+                    await wire.asend(conn, payload or wire.pack(commands), driver)
                 except self._unsent as exc:
                     if conn is not None:
                         await self._aidle.failed(pool, conn)
