@@ -64,7 +64,8 @@ class Topology(ABC):
         # The fast path (parked connections, batches on the wire) needs the driver's private
         # attributes: probed once per driver and connection class (seam.py), else public API.
         self.fast = settings.fast_path and seam.fast_path(
-            driver.name, driver.async_pool, sync_classes, async_classes, settings.alias)
+            driver.name, driver.async_pool, sync_classes, async_classes, settings.alias,
+            sync_pool=driver.pool)
         # Batches of plain commands go straight on the wire (wire.py, when hiredis is there).
         self.wire = self.fast
         # No parking with a bounded pool: a parked connection is checked out of it, and
@@ -184,10 +185,12 @@ class Topology(ABC):
     # ``execute_collect`` twins (a sync function returns the awaitable on the async side).
     def execute(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
         """Run ``commands`` on ``node`` in one round-trip; the first error reply raises."""
-        return _checked(self.execute_collect(node, commands))
+        replies = self.execute_collect(node, commands)
+        return replies if type(replies) is Clean else _checked(replies)
 
     async def aexecute(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
-        return _checked(await self.aexecute_collect(node, commands))
+        replies = await self.aexecute_collect(node, commands)
+        return replies if type(replies) is Clean else _checked(replies)
 
     def execute_collect(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
         """Like ``execute`` but a command's error is returned in its place, not raised
@@ -209,7 +212,7 @@ class Topology(ABC):
             raise
         if self.moves_keys and (mend := self._mend_steps([(node, commands)], [replies])):
             perform(mend)
-        return _unacked(replies, acked)
+        return _unacked(replies) if acked else replies
 
     async def aexecute_collect(self, node: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
         client = self.anode_client(node)
@@ -229,7 +232,7 @@ class Topology(ABC):
             raise
         if self.moves_keys and (mend := self._mend_steps([(node, commands)], [replies])):
             await aperform(mend)
-        return _unacked(replies, acked)
+        return _unacked(replies) if acked else replies
 
     def _mend_steps(self, batches: Sequence[tuple[Any, list[tuple[Any, ...]]]],
                     results: Sequence[list[Any] | BaseException]) -> Steps[None] | None:
@@ -434,16 +437,13 @@ def raise_first(replies: list[Any]) -> None:
 
 
 def _checked(replies: list[Any]) -> list[Any]:
-    """``replies``, after raising the first error among them (none in a ``Clean`` list)."""
-    if type(replies) is not Clean:
-        raise_first(replies)
+    """``replies``, after raising the first error among them."""
+    raise_first(replies)
     return replies
 
 
-def _unacked(replies: list[Any], acked: bool) -> list[Any]:
+def _unacked(replies: list[Any]) -> list[Any]:
     """The replies without WAIT's (a failed WAIT raises, after any earlier error)."""
-    if not acked:
-        return replies
     if isinstance(replies[-1], Exception):
         raise_first(replies)
     return replies[:-1]

@@ -26,13 +26,13 @@ QUIET_AFTER_FAILURE = 1.0  # seconds without parking once a pool's connection br
 
 
 class Idle:
-    """Parked sync connections, kept per pool behind one lock (threads share the pools).
+    """Parked sync connections, kept on each pool object (``seam.pool_state``) behind one
+    lock (threads share the pools).
 
-    The decisions (``_pop``, ``_keep``, ``_pause``) are written once for both sides; only
-    where the state lives differs: in a dict by pool here, on the pool object itself for
-    asyncio pools (``AsyncIdle``)."""
+    The decisions (``_pop``, ``_keep``, ``_pause``) are written once for both sides, over
+    the same per-pool state; ``AsyncIdle`` differs only where the driver is awaited."""
 
-    __slots__ = ("__weakref__", "_checkout", "_lock", "_park", "_pools")
+    __slots__ = ("__weakref__", "_checkout", "_lock", "_park")
     asynchronous = False
 
     def __init__(self, checkout: Any, park: int = PARK) -> None:
@@ -42,19 +42,9 @@ class Idle:
         _instances.add(self)
 
     def _reset(self) -> None:
-        """Empty state (also in a forked child: the parent's connections and a lock that
-        another thread may have held at fork time must not be used there)."""
+        """A new lock (also in a forked child: another thread may have held the old one at
+        fork time); the parent's parked connections are refused by ``_pop``'s pid check."""
         self._lock = threading.Lock()
-        # by id(pool) (pools may define __eq__): {_PARKED: [conn, ...], _PAUSED: until}
-        self._pools: dict[int, dict[str, Any]] = {}
-
-    def _state(self, pool: Any) -> dict[str, Any]:
-        if self.asynchronous:
-            return seam.pool_state(pool)
-        state = self._pools.get(id(pool))
-        if state is None:
-            state = self._pools.setdefault(id(pool), {})
-        return state
 
     # Twins (``take``, ``give``, ``failed`` of ``Idle``/``AsyncIdle``): the batch hot path,
     # where a step loop would cost a frame per connection; they differ only in ``await``
@@ -70,7 +60,7 @@ class Idle:
 
     def give(self, pool: Any, conn: Any) -> None:
         """Back after a batch: parked while connected (and room is left), else to the pool."""
-        if not self._keep(pool, conn, seam.connected(conn)):
+        if not (seam.connected(conn) and self._keep(pool, conn)):
             pool.release(conn)
 
     def failed(self, pool: Any, conn: Any) -> None:
@@ -83,7 +73,7 @@ class Idle:
 
     def _pop(self, pool: Any) -> Any:
         """A parked connection of ``pool`` (None: none left, or inherited through fork)."""
-        state = self._state(pool)
+        state = seam.pool_state(pool)
         with self._lock:
             parked = state.get(_PARKED)
             if not parked:
@@ -95,22 +85,25 @@ class Idle:
             return None
         return conn
 
-    def _keep(self, pool: Any, conn: Any, connected: bool) -> bool:
-        """Park ``conn`` if it is connected, parking is not paused and there is room."""
-        if not connected:
-            return False
-        state = self._state(pool)
+    def _keep(self, pool: Any, conn: Any) -> bool:
+        """Park connected ``conn`` unless parking is paused or there is no room left."""
+        state = seam.pool_state(pool)
         with self._lock:
-            if state.get(_PAUSED, 0.0) <= time.monotonic():
-                parked = state.setdefault(_PARKED, [])
-                if len(parked) < self._park:
-                    parked.append(conn)
-                    return True
+            if _PAUSED in state:
+                if state[_PAUSED] > time.monotonic():
+                    return False
+                del state[_PAUSED]
+            parked = state.get(_PARKED)
+            if parked is None:
+                parked = state[_PARKED] = []
+            if len(parked) < self._park:
+                parked.append(conn)
+                return True
         return False
 
     def _pause(self, pool: Any) -> list[Any]:
         """No parking for a while, and the parked connections taken out (to be closed)."""
-        state = self._state(pool)
+        state = seam.pool_state(pool)
         with self._lock:
             # For a while, connections go back to the pool: it checks each one on checkout
             # and hands out the freshly reconnected ones first, which is what a retry needs.
@@ -119,12 +112,12 @@ class Idle:
 
     def parked(self, pool: Any) -> list[Any]:
         """The connections parked for ``pool`` now (for tests and diagnostics)."""
-        return list(self._state(pool).get(_PARKED, ()))
+        return list(seam.pool_state(pool).get(_PARKED, ()))
 
     def drain(self, pool: Any) -> None:
         """Hand every parked connection back to ``pool`` (before it disconnects them all)."""
         with self._lock:
-            parked = self._state(pool).pop(_PARKED, [])
+            parked = seam.pool_state(pool).pop(_PARKED, [])
         for conn in parked:
             pool.release(conn)
 
@@ -152,9 +145,8 @@ def _quiet(conn: Any) -> bool:
 
 
 class AsyncIdle(Idle):
-    """The asyncio side. An asyncio pool belongs to one event loop, so its parked
-    connections live on the pool object itself (gone with it); the lock is never held
-    across an ``await``."""
+    """The asyncio side (an asyncio pool belongs to one event loop; the lock is never held
+    across an ``await``)."""
 
     __slots__ = ()
     asynchronous = True
@@ -168,7 +160,7 @@ class AsyncIdle(Idle):
         return await self._checkout(pool)
 
     async def give(self, pool: Any, conn: Any) -> None:  # type: ignore[override]
-        if not self._keep(pool, conn, conn.is_connected):
+        if not (conn.is_connected and self._keep(pool, conn)):
             await pool.release(conn)
 
     async def failed(self, pool: Any, conn: Any) -> None:  # type: ignore[override]

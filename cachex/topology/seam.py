@@ -63,7 +63,8 @@ def aquiet(conn: Any) -> bool:
 
 
 def pool_state(pool: Any) -> dict[str, Any]:
-    """Where cachex keeps per-pool state on an asyncio pool (it lives and dies with it)."""
+    """Where cachex keeps per-pool state (parked connections) on a pool, sync or asyncio:
+    the pool object itself, so the state lives and dies with it."""
     return pool.__dict__  # type: ignore[no-any-return]
 
 
@@ -130,13 +131,15 @@ def probe_class(cls: type, asynchronous: bool) -> tuple[str, ...]:
 
 
 @cache
-def probe_driver(pkg: str, async_pool: type) -> tuple[str, ...]:
+def probe_driver(pkg: str, async_pool: type, sync_pool: type | None = None
+                 ) -> tuple[str, ...]:
     """What the fast path needs from the driver module itself."""
     missing = []
     if error_parser(pkg) is None:
         missing.append(f"{pkg}._parsers.base.BaseParser.parse_error")
-    if getattr(async_pool, "__dictoffset__", 0) == 0:
-        missing.append(f"{async_pool.__name__}.__dict__")
+    for pool in (async_pool, sync_pool):
+        if pool is not None and getattr(pool, "__dictoffset__", 0) == 0:
+            missing.append(f"{pool.__name__}.__dict__")
     return tuple(missing)
 
 
@@ -151,10 +154,11 @@ def forget() -> None:
 
 
 def fast_path(pkg: str, async_pool: type, sync_classes: Iterable[type],
-              async_classes: Iterable[type], alias: str) -> bool:
+              async_classes: Iterable[type], alias: str, sync_pool: type | None = None
+              ) -> bool:
     """True when every probe passes for these connection classes; else one WARNING per
     driver and set of missing pieces, and False (the caller takes the public path)."""
-    missing = list(probe_driver(pkg, async_pool))
+    missing = list(probe_driver(pkg, async_pool, sync_pool))
     for cls in dict.fromkeys(sync_classes):
         missing += probe_class(cls, False)
     for cls in dict.fromkeys(async_classes):

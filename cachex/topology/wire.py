@@ -138,7 +138,8 @@ def _settled(commands: Sequence[Command], kind: int, out: list[Any], state: int
              ) -> tuple[list[Any], int]:
     """Replies as the driver gives them: ``Clean`` only when error-free, SET's OK -> True."""
     if kind == 2:
-        return set_replies(commands, out), state
+        replies = set_replies(commands, out)
+        return (replies if state else Clean(replies)), state
     return (out if not state else list(out)), state
 
 
