@@ -12,7 +12,7 @@ from ..config import Endpoint, Settings
 from ..drivers import Driver
 from ..exceptions import PoolExhausted
 from ..routing import Batch
-from ..steps import Steps, aperform, perform
+from ..steps import Io, Steps, aperform, perform
 from . import pools, seam, wire
 from .connect import connection_kwargs, make_pool
 from .freshness import MapFreshness
@@ -200,13 +200,8 @@ class Topology(ABC):
         try:
             if kind := self._wired(commands):
                 replies = self._exchange(client.connection_pool, commands, kind)[0]
-            elif len(commands) == 1:
-                try:
-                    replies = [client.execute_command(*commands[0])]
-                except self._response_error as exc:
-                    replies = [exc]
             else:
-                replies = _pipeline(client, commands).execute(raise_on_error=False)
+                replies = perform(self._driver_batch(client, commands))
         except self._node_down:
             self.note_unreachable(node)
             raise
@@ -220,19 +215,28 @@ class Topology(ABC):
         try:
             if kind := self._wired(commands):
                 replies = (await self._aexchange(client.connection_pool, commands, kind))[0]
-            elif len(commands) == 1:
-                try:
-                    replies = [await client.execute_command(*commands[0])]
-                except self._response_error as exc:
-                    replies = [exc]
             else:
-                replies = await _pipeline(client, commands).execute(raise_on_error=False)
+                replies = await aperform(self._driver_batch(client, commands))
         except self._node_down:
             self.note_unreachable(node)
             raise
         if self.moves_keys and (mend := self._mend_steps([(node, commands)], [replies])):
             await aperform(mend)
         return _unacked(replies) if acked else replies
+
+    def _driver_batch(self, client: Any, commands: list[tuple[Any, ...]]
+                      ) -> Steps[list[Any]]:
+        """A batch off the wire path, on the driver's client (sync or async: the driver's
+        call returns the reply or an awaitable of it): one command as itself, more as a
+        pipeline; error replies in their places."""
+        if len(commands) == 1:
+            try:
+                return [(yield Io(client.execute_command, client.execute_command,
+                                  *commands[0]))]
+            except self._response_error as exc:
+                return [exc]
+        return (yield Io(_execute_pipeline, _execute_pipeline,  # type: ignore[no-any-return]
+                         client, commands))
 
     def _mend_steps(self, batches: Sequence[tuple[Any, list[tuple[Any, ...]]]],
                     results: Sequence[list[Any] | BaseException]) -> Steps[None] | None:
@@ -427,6 +431,12 @@ def _pipeline(client: Any, commands: list[tuple[Any, ...]]) -> Any:
     for command in commands:
         pipe.execute_command(*command)
     return pipe
+
+
+def _execute_pipeline(client: Any, commands: list[tuple[Any, ...]]) -> Any:
+    """``commands`` as the driver's pipeline, executed (async: the awaitable of that),
+    error replies in their places."""
+    return _pipeline(client, commands).execute(raise_on_error=False)
 
 
 def raise_first(replies: list[Any]) -> None:

@@ -11,8 +11,11 @@ import importlib.util
 import sys
 from pathlib import Path
 
-# Lines a side; lower it when twins are folded into steps, never raise it to fit new ones.
-BUDGET = 276
+# Lines a side (sync, async); lower them when twins are folded into steps, never raise them
+# to fit new ones. Issue 14 left 169 sync / 155 async (from 276 / 253): the hot paths stay
+# twins (docs/architecture.md, "Hand-written twins that remain").
+SYNC_BUDGET = 169
+ASYNC_BUDGET = 155
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "twins.py"
 
@@ -29,9 +32,10 @@ def _twins() -> object:
 def test_twin_lines_within_budget() -> None:
     rows, sync_lines, async_lines = _twins().count()  # type: ignore[attr-defined]
     assert rows, "the counter found no pairs: it no longer reads the I/O layer"
-    assert max(sync_lines, async_lines) <= BUDGET, (
-        f"{sync_lines} sync / {async_lines} async twin lines over the budget of {BUDGET}; "
-        "write the new logic once as steps (see docs/architecture.md)")
+    assert sync_lines <= SYNC_BUDGET and async_lines <= ASYNC_BUDGET, (
+        f"{sync_lines} sync / {async_lines} async twin lines over the budget of "
+        f"{SYNC_BUDGET} / {ASYNC_BUDGET}; write the new logic once as steps (see "
+        "docs/architecture.md)")
 
 
 def test_counter_sees_a_new_twin(tmp_path: Path) -> None:
