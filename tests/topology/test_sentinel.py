@@ -22,6 +22,7 @@ from django.test import override_settings
 
 from cachex.exceptions import ConnectionFailed
 from cachex.testing import SentinelSet, Server, free_port
+from cachex.topology import pools
 from tests.faults._util import SETTLE, WARM_UP, Rider
 from tests.faults._util import ride_async as aride_loop
 from tests.faults._util import ride_sync as ride_loop
@@ -513,3 +514,61 @@ def test_compose_files_describe_a_consistent_sentinel_set(flavor: str, server_bi
             assert server_bin in script
             assert service["environment"]["NODE_CONF"] == f"{name}.conf"
         assert (root / "conf").is_dir() and service["volumes"] == ["./conf:/etc/cachex:ro"]
+
+
+# ------------------------------------------------------------------ batches on the fast path
+
+
+def _counting(target: Any, name: str, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count calls of ``target.name`` (an instance attribute wrapping the real one)."""
+    calls: list[int] = []
+    real = getattr(target, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, counted)
+    return calls
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_warm_batches_ask_no_sentinel_and_check_out_nothing(
+        make_cache: Any, sentinel_lab: SentinelSet, driver: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sentinel multi-key calls cost what a single server's do: once warm, no primary
+    look-up (no sentinel asked) and no pool checkout per batch, the connection is a parked
+    one. (Demoted primaries are still caught on the wire: test_wire_path.py.)"""
+    cache = build(make_cache, sentinel_lab, driver)
+    data = {f"w{i}": i for i in range(50)}
+    cache.set_many(data)
+    assert cache.get_many(data) == data
+    topology = cache._topology
+    asked = _counting(topology._sync_manager(), "discover_master", monkeypatch)
+    checked_out = _counting(topology.node_client("primary").connection_pool,
+                            "get_connection", monkeypatch)
+    for _ in range(20):
+        cache.set_many(data)
+        assert cache.get_many(data) == data
+    assert (len(asked), len(checked_out)) == (0, 0)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("driver", DRIVERS)
+async def test_warm_async_batches_ask_no_sentinel_and_check_out_nothing(
+        make_cache: Any, sentinel_lab: SentinelSet, driver: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = build(make_cache, sentinel_lab, driver)
+    data = {f"w{i}": i for i in range(50)}
+    await cache.aset_many(data)
+    assert await cache.aget_many(data) == data
+    topology = cache._topology
+    holder = pools.loop_clients().clients[(topology._token, "sentinels")]
+    asked = _counting(holder.manager, "discover_master", monkeypatch)
+    checked_out = _counting(topology.anode_client("primary").connection_pool,
+                            "get_connection", monkeypatch)
+    for _ in range(20):
+        await cache.aset_many(data)
+        assert await cache.aget_many(data) == data
+    assert (len(asked), len(checked_out)) == (0, 0)
+    await cache.adisconnect()

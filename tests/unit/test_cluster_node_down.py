@@ -19,9 +19,9 @@ import pytest
 from cachex.config import parse_settings
 from cachex.drivers import redis_driver
 from cachex.routing import SLOTS
-from cachex.topology.idle import AsyncIdle, Checkout, Idle
 from cachex.topology.cluster import ClusterTopology, _ACaller, _Caller
 from cachex.topology.cluster_map import SlotMap
+from cachex.topology.idle import AsyncIdle, Checkout, Idle
 
 DRIVER = redis_driver()
 NODE = "127.0.0.1:7001"
