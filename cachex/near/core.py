@@ -21,8 +21,10 @@ import weakref
 from typing import Any
 
 from .channel import Channel
+from .front import Front
+from .keys import MadeKeys
 from .options import NearOptions
-from .store import Batches, NearStore, immutable
+from .store import NearStore, immutable
 
 log = logging.getLogger("cachex.near")
 _UNSEEN = object()
@@ -43,7 +45,8 @@ class NearCache:
         self.options = options
         self.prefixes = options.prefixes
         self.store = NearStore(options.max_entries, options.max_bytes, options.ttl)
-        self.batches = Batches(self.store)
+        self.made = MadeKeys(options.max_entries)
+        self.front = Front(self.store, self.made)
         self._topology = topology
         self._moves = bool(getattr(topology, "moves_keys", False))
         self._channels: dict[Any, Channel] = {}
@@ -175,7 +178,7 @@ class NearCache:
         self._lock = threading.RLock()
         self.store = NearStore(self.options.max_entries, self.options.max_bytes,
                                self.options.ttl)
-        self.batches = Batches(self.store)
+        self.front = Front(self.store, self.made)
         self._channels = {}
         self._seen = _UNSEEN
         self._ready = False

@@ -10,7 +10,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 from cachex.config import ConfigError
 from cachex.near import NearStore, parse_near
-from cachex.near.store import Batches, immutable
+from cachex.near.front import Front
+from cachex.near.keys import MadeKeys
+from cachex.near.store import immutable
 
 
 def _put(store: NearStore, key: str, value: bytes, pttl: int = -1,
@@ -97,20 +99,6 @@ def test_invalidation_and_flush_drop_values() -> None:
     assert stats["invalidations"] == 1 and stats["flushes"] == 1
 
 
-def test_the_batch_memo_answers_only_while_nothing_changed() -> None:
-    store = NearStore(max_entries=10, max_bytes=10_000)
-    batches = Batches(store)
-    batches.remember(["a"], None, store.seq, {"a": "1"}, time.monotonic() + 60)
-    got = batches.get(["a"], None)
-    assert got == {"a": "1"}
-    got["a"] = "mutated"  # a copy: the memo is not changed by the caller
-    assert batches.get(["a"], None) == {"a": "1"}
-    store.invalidate(["zzz"])  # any change voids it
-    assert batches.get(["a"], None) is None
-    batches.remember(["a"], None, store.seq, {"a": "1"}, time.monotonic() - 1)
-    assert batches.get(["a"], None) is None  # past the earliest deadline
-
-
 @pytest.mark.parametrize("value, shared", [
     ("s", True), (b"b", True), (1, True), (1.5, True), (None, True), ((1, "a"), True),
     (frozenset({1}), True), ([1], False), ({"a": 1}, False), ((1, [2]), False),
@@ -157,11 +145,51 @@ def test_near_cache_with_a_stampede_mode_that_wraps_values_is_refused(
             "near_cache": True, "stampede": "early"}})
 
 
-def test_the_batch_memo_keeps_its_own_copy() -> None:
-    store = NearStore(max_entries=10, max_bytes=10_000)
-    batches = Batches(store)
-    found = {"a": "1"}
-    batches.remember(["a"], None, store.seq, found, time.monotonic() + 60)
-    found["b"] = "added by the caller"
-    assert batches.get(["a"], None) == {"a": "1"}
-    assert batches.get([["unhashable"]], None) is None
+def test_batch_hits_count_for_recency_before_an_eviction() -> None:
+    store = NearStore(max_entries=3, max_bytes=10_000)
+    for key in "abc":
+        _put(store, key, b"1")
+    assert None not in store.get_many(["a"])  # noted, not yet moved
+    _put(store, "d", b"4")  # full: the notes are applied first, then the oldest goes
+    assert store.get("b") is None and store.get("a") is not None
+    assert store.get("d") is not None  # the key just filled is never the one evicted
+
+
+def _front(max_entries: int = 10) -> tuple[NearStore, Front]:
+    store = NearStore(max_entries=max_entries, max_bytes=10_000)
+    made = MadeKeys(max_entries)
+    made.learn(["a", "b"], [":1:a", ":1:b"], 1)
+    return store, Front(store, made)
+
+
+def test_the_front_answers_only_while_the_store_is_unchanged() -> None:
+    store, front = _front()
+    seq, gen = store.seq, store.gen
+    front.add(seq, gen, 1, ["a", "b"], ["x", "y"], float("inf"))
+    got = front.get(["a", "b"], 1)
+    assert got == {"a": "x", "b": "y"}
+    got["a"] = "mutated"  # the caller's own dict
+    assert front.get(["b", "a"], 1) == {"a": "x", "b": "y"}
+    assert front.get(["a", "zzz"], 1) is None and front.get(["a"], 2) is None
+    assert store.snapshot()["hits"] == 4
+    store.invalidate(["unrelated"])  # any change: the front no longer answers
+    assert front.get(["a"], 1) is None
+    front.add(seq, gen, 1, ["a"], ["x"], float("inf"))  # read before that change: refused
+    assert front.get(["a"], 1) is None
+
+
+def test_the_front_follows_evictions_and_the_earliest_deadline() -> None:
+    store, front = _front(max_entries=1)
+    front.add(store.seq, store.gen, 1, ["a"], ["x"], float("inf"))
+    _put(store, "p", b"1")
+    _put(store, "q", b"2")  # evicts p: the store let a value go, the front follows
+    assert front.get(["a"], 1) is None
+    front.add(store.seq, store.gen, 1, ["a"], ["x"], time.monotonic() - 1)
+    assert front.get(["a"], 1) is None  # past the earliest deadline among its values
+
+
+def test_the_front_keeps_only_str_keys() -> None:
+    store, front = _front()
+    front.add(store.seq, store.gen, 1, ["1", 1], ["s", "i"], float("inf"))
+    assert front.get(["1"], 1) == {"1": "s"}
+    assert front.get([1], 1) is None and front.get([["unhashable"]], 1) is None
