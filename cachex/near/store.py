@@ -56,6 +56,14 @@ def immutable(value: Any, depth: int = 0) -> bool:
 
 STATS = ("hits", "misses", "fills", "invalidations", "evictions", "expired", "flushes",
          "drops")
+# Why the whole store was dropped; each counted as ``flushes_<reason>`` beside ``flushes``:
+# channel_lost (an invalidation channel failed or went silent), role (its server is no longer
+# a primary), channel_up (a channel came up, first time or back), flushdb (FLUSHDB/FLUSHALL
+# seen through tracking), slots (a Cluster slot changed owner: migration or failover),
+# primaries (a Cluster primary left the slot map), local (this process's clear(),
+# incr_version(), rename(), delete_pattern()), disconnect (disconnect() or close()).
+FLUSH_REASONS = ("channel_lost", "role", "channel_up", "flushdb", "slots", "primaries",
+                 "local", "disconnect")
 
 
 class NearStore:
@@ -73,7 +81,7 @@ class NearStore:
         self._lock = threading.Lock()
         self.nbytes = 0
         self.seq = 0
-        self._counts = dict.fromkeys(STATS, 0)
+        self._counts = dict.fromkeys(STATS + tuple(f"flushes_{r}" for r in FLUSH_REASONS), 0)
         # batch hits not yet applied to the order: (keys, how many), oldest first
         self._noted: deque[tuple[Iterable[str | None], int]] = deque()
         self._nnoted = 0
@@ -208,9 +216,11 @@ class NearStore:
                     self._remove(key, entry)
                     self._counts[counter] += 1
 
-    def flush(self) -> None:
-        """Forget everything: a channel lost or (re)made, a FLUSHDB, a failover, ``clear``."""
+    def flush(self, reason: str) -> None:
+        """Forget everything: a channel lost or (re)made, a FLUSHDB, a failover, ``clear``
+        (``reason``: one of ``FLUSH_REASONS``)."""
         with self._lock:
+            self._counts[f"flushes_{reason}"] += 1
             self.seq += 1
             self._entries.clear()
             self._noted.clear()

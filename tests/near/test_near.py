@@ -141,7 +141,7 @@ def test_flushall_elsewhere_and_clear_flush_the_near_cache(near_cache: Any,
     else:
         raw_client(topology).flushall()
     eventually(lambda: cache.get("k") is None)
-    assert cache.near_stats()["flushes"] >= 2  # the channel's start, then the FLUSHALL
+    assert cache.near_stats()["flushes_flushdb"] >= 1  # the null invalidation, not a timeout
 
 
 def test_a_value_is_never_served_past_the_servers_expiry(near_cache: Any) -> None:

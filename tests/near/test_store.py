@@ -93,10 +93,10 @@ def test_invalidation_and_flush_drop_values() -> None:
     _put(store, "b", b"2")
     store.invalidate(["a", "unknown"])
     assert store.get("a") is None and store.get("b") is not None
-    store.flush()
+    store.flush("local")
     assert len(store) == 0 and store.nbytes == 0
     stats = store.snapshot()
-    assert stats["invalidations"] == 1 and stats["flushes"] == 1
+    assert stats["invalidations"] == 1 and stats["flushes"] == stats["flushes_local"] == 1
 
 
 @pytest.mark.parametrize("value, shared", [
