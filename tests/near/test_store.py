@@ -81,7 +81,7 @@ def test_a_reply_older_than_an_invalidation_is_not_stored() -> None:
     store.invalidate(["k"])  # arrives while the GET is in flight
     assert not _put(store, "k", b"old", token=token)
     assert store.get("k") is None
-    for change in (lambda: store.drop(["x"]), store.flush, store.bump):
+    for change in (lambda: store.drop(["x"]), lambda: store.flush("local"), store.bump):
         token = store.seq
         change()
         assert not _put(store, "k", b"old", token=token)
