@@ -275,17 +275,19 @@ class InstrumentedRouter(Router):
                        else "failed_open" if isinstance(node_replies, FailedReplies)
                        else "rerouted" if isinstance(node_replies, ReroutedReplies)
                        else "ok")
-            if outcome == "ok":
-                for cmd, reply in zip(cmds, node_replies):
-                    if cmd[0] == "MGET" and isinstance(reply, list):
-                        n_miss = reply.count(None)
-                        misses += n_miss
-                        hits += len(reply) - n_miss
-                    elif cmd[0] == "GET":
-                        if reply is None:
-                            misses += 1
-                        else:
-                            hits += 1
+            # every outcome counts its keys: a rerouted batch's replies are the stand-in
+            # node's answers, a failed-open one's are the misses its caller sees (as for a
+            # single-key GET); the outcome label tells them apart
+            for cmd, reply in zip(cmds, node_replies):
+                if cmd[0] == "MGET" and isinstance(reply, list):
+                    n_miss = reply.count(None)
+                    misses += n_miss
+                    hits += len(reply) - n_miss
+                elif cmd[0] == "GET":
+                    if reply is None:
+                        misses += 1
+                    else:
+                        hits += 1
             self._report(name, str(cmds[0][0]) if cmds else command,
                          outcome, per_node, hits, misses)
         if span is not None:
