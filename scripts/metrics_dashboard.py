@@ -19,6 +19,7 @@ The text picture is always printed; ``--text`` skips the PNG (and matplotlib).
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import threading
 import time
@@ -310,6 +311,15 @@ def draw_png(rec: Recording, panels: list[Panel], out: Path) -> None:
 BARS = " ▁▂▃▄▅▆▇█"
 
 
+def level(m: float, peak: float, floor: float, log: bool) -> int:
+    """0 to 8: the bar for a mean ``m`` of a series whose largest mean is ``peak`` (its
+    smallest above zero is ``floor``, the bottom of a log scale)."""
+    if log:
+        span = peak / floor if peak > floor else 2.0
+        return 1 + round(7 * math.log(max(m, floor) / floor) / math.log(span))
+    return 0 if peak <= 0 or m <= 0 else max(1, round(8 * m / peak))
+
+
 def draw_text(rec: Recording, panels: list[Panel], width: int = 56) -> str:
     """One line per series: a bar per time bucket (the bucket's mean, scaled to the series'
     own peak, printed at the end); a line of marks on top (K kill, P promoted, R restart)."""
@@ -342,17 +352,9 @@ def draw_text(rec: Recording, panels: list[Panel], width: int = 56) -> str:
                     buckets[column(t)].append(v)
             means = [sum(b) / len(b) if b else float("nan") for b in buckets]
             peak = max((m for m in means if m == m), default=0.0)
-            if panel.log:
-                floor = min((m for m in means if m == m and m > 0), default=1.0)
-                span = (peak / floor) if peak > floor else 2.0
-
-                def level(m: float, floor: float = floor, span: float = span) -> int:
-                    import math
-                    return 1 + round(7 * math.log(max(m, floor) / floor) / math.log(span))
-            else:
-                def level(m: float, peak: float = peak) -> int:
-                    return 0 if peak <= 0 or m <= 0 else max(1, round(8 * m / peak))
-            bar = "".join(" " if m != m else BARS[level(m)] for m in means)
+            floor = min((m for m in means if m == m and m > 0), default=1.0)
+            bar = "".join(" " if m != m else BARS[level(m, peak, floor, panel.log)]
+                          for m in means)
             unit = " ms" if panel.log else "/s"
             lines.append(f"{s.label:<{label_w}}{bar}  peak {peak:,.1f}{unit}")
     return "\n".join(lines)
