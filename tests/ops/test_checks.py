@@ -207,6 +207,23 @@ def test_every_error_id_has_a_documented_misconfiguration() -> None:
                           if level == "error" and int(i[-3:]) < 10}
 
 
+def test_check_deploy_goes_on_past_an_unbuildable_alias(settings: Any, tmp_path: Path) -> None:
+    """Django's deploy-only cache check (cache inside STATIC_ROOT) builds every alias too; it
+    still reports the file-based one, and the stand-in is gone afterwards."""
+    from django.core.cache import caches as handler
+
+    settings.STATIC_ROOT = str(tmp_path)
+    settings.CACHES = {**caches(bad={"LOCATION": "redis://h:notaport/0"}),
+                       "files": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                                 "LOCATION": str(tmp_path)}}
+    with pytest.raises(SystemCheckError) as raised:
+        call_command("check", "--deploy", "--tag", "caches")
+    assert "(cachex.E001) cachex cache 'bad'" in str(raised.value)
+    assert "caches.W002" in str(raised.value)
+    with pytest.raises(ImproperlyConfigured, match="notaport"):
+        handler["bad"]  # built outside the checks, the alias still refuses to start
+
+
 def test_manage_py_check_in_a_fresh_process() -> None:
     """The real start-up path: ``django-admin check`` with a settings module holding a
     cachex alias that cannot be built exits 1 with cachex's id, not a traceback."""
