@@ -43,6 +43,8 @@ class Front:
         """Every key's value, or None (some key is not here, or the front is out of date)."""
         store = self._store
         if self._seq != store.seq or self._gen != store.gen or monotonic() >= self._soonest:
+            if self._views:
+                self._views = {}  # let go of values the store may have let go of
             return None
         try:
             view = self._views[version]

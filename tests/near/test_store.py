@@ -174,6 +174,7 @@ def test_the_front_answers_only_while_the_store_is_unchanged() -> None:
     assert store.snapshot()["hits"] == 4
     store.invalidate(["unrelated"])  # any change: the front no longer answers
     assert front.get(["a"], 1) is None
+    assert front._views == {}  # nor holds values the store may have let go of
     front.add(seq, gen, 1, ["a"], ["x"], float("inf"))  # read before that change: refused
     assert front.get(["a"], 1) is None
 
