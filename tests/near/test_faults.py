@@ -159,10 +159,17 @@ def test_a_shard_sigkilled_and_restarted() -> None:
             cache._near.close()
 
 
-@pytest.fixture(scope="module")
-def sentinel_lab() -> Iterator[Any]:
-    with testing.sentinel() as lab:
-        yield lab
+def _module_lab(start: Callable[[], Any]) -> Any:
+    """A lab of its own for this module's tests (they kill and promote its servers)."""
+    @pytest.fixture(scope="module")
+    def lab() -> Iterator[Any]:
+        with start() as made:
+            yield made
+    return lab
+
+
+sentinel_lab = _module_lab(testing.sentinel)
+cluster_lab = _module_lab(testing.cluster)
 
 
 def test_a_sentinel_failover(sentinel_lab: Any) -> None:
@@ -183,12 +190,6 @@ def test_a_sentinel_failover(sentinel_lab: Any) -> None:
         assert flushed["role"] >= 1
     finally:
         cache._near.close()
-
-
-@pytest.fixture(scope="module")
-def cluster_lab() -> Iterator[Any]:
-    with testing.cluster() as lab:
-        yield lab
 
 
 def _cluster_keys(cache: Any, lab: Any) -> list[str]:
