@@ -122,8 +122,9 @@ class NearCache:
                 self.store.flush("primaries")
             owners = getattr(marker, "owners", None)
             if owners is not None and self._owners is not None and owners != self._owners:
-                # a slot changed owner (migration, failover): keys answered by a node we
-                # did not hear from when they were kept; drop rather than reason about it
+                # a slot changed owner (migration, failover): the new owner may hold another
+                # value than the one kept (a write the old primary never replicated), and
+                # no invalidation will ever say so; drop rather than reason about it
                 self.store.flush("slots")
             self._owners = owners
             for node in primaries:
