@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The support range, checked on real servers: the oldest and newest Python x Django pairs run
 # Django's own cache suite on a single server (sync and async twins, both drivers) plus the
-# core tests and the system checks (they wrap Django's own cache checks). Interpreters come from PATH or pyenv; a missing one is reported, not faked.
+# core tests and the system checks (they wrap Django's own cache checks). Interpreters come
+# from PATH or pyenv; a missing one is reported, not faked.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
