@@ -194,3 +194,13 @@ def test_the_front_keeps_only_str_keys() -> None:
     front.add(store.seq, store.gen, 1, ["1", 1], ["s", "i"], float("inf"))
     assert front.get(["1"], 1) == {"1": "s"}
     assert front.get([1], 1) is None and front.get([["unhashable"]], 1) is None
+
+
+def test_front_hits_count_for_recency_too() -> None:
+    store, front = _front(max_entries=3)  # "a" remembered as ":1:a"
+    for key in (":1:a", ":1:b", ":1:c"):
+        _put(store, key, b"1")
+    front.add(store.seq, store.gen, 1, ["a"], ["x"], float("inf"))
+    assert front.get(["a"], 1) == {"a": "x"}  # answered by the front, noted for the store
+    _put(store, ":1:d", b"4")
+    assert store.get(":1:b") is None and store.get(":1:a") is not None
