@@ -289,12 +289,7 @@ class Router:
         by_node: dict[Hashable, list[Any] | CachexError] = {}
         for node, result in zip(nodes, results, strict=True):
             if isinstance(result, BaseException):
-                err = (translate(result, self.driver, self.topology.node_label(node))
-                       if isinstance(result, self._driver_error) else result)
-                if not isinstance(err, CachexError):
-                    raise err
-                self._record(node, err)
-                by_node[node] = err
+                by_node[node] = self._broken(node, result)
             else:
                 by_node[node] = result
                 if node in self._suspects:
@@ -322,6 +317,17 @@ class Router:
                 errors[i] = problem
             else:
                 out[i] = plan.merge(pieces, rerouted=True)
+
+    def _broken(self, node: Hashable, exc: BaseException) -> CachexError:
+        """A node's batch broke with ``exc`` (in ``execute_many``'s results): the cachex
+        error for it, recorded for the breaker; anything else (a cancellation, a bug) is
+        raised."""
+        err = (translate(exc, self.driver, self.topology.node_label(node))
+               if isinstance(exc, self._driver_error) else exc)
+        if not isinstance(err, CachexError):
+            raise err
+        self._record(node, err)
+        return err
 
     def _partial(self, batches: Sequence[NodeCommands], errors: dict[int, CachexError]
                  ) -> PartialFailure:
@@ -353,12 +359,7 @@ class Router:
         failed: list[tuple[int, CachexError]] = []
         for i, ((node, _), result) in enumerate(zip(batches, results, strict=True)):
             if isinstance(result, BaseException):
-                err = (translate(result, self.driver, self.topology.node_label(node))
-                       if isinstance(result, self._driver_error) else result)
-                if not isinstance(err, CachexError):
-                    raise err
-                self._record(node, err)
-                failed.append((i, err))
+                failed.append((i, self._broken(node, result)))
                 out.append([])
                 continue
             if type(result) is not Clean:
