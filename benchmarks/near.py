@@ -11,7 +11,7 @@ a ratio alike. Rows, per group (single server, 3-primary Cluster):
 - ``get_many(100)``: 100 hot keys; cachex ``get_many`` with ``near_cache`` / raw ``MGET``
   (Cluster: ``RedisCluster.mget_nonatomic``); ``get_many(100) dicts``: the same with dict
   values, which the near cache must decode on every hit; ``get_many(100) varied``: each call
-  a different window of 100 among 200 hot keys (the memo of repeated batches never answers).
+  a different window of 100 among 200 hot keys.
 
 The raw side is the benchmark suite's raw floor: the driver call plus ``pickle.loads`` of the
 reply, the least any cache must do. Values are a 110-character string (immutable: the near

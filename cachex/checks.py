@@ -4,15 +4,22 @@ Offline: each cachex alias's LOCATION/OPTIONS go through the same parser the bac
 a few risky-but-valid settings are flagged. Nothing here opens a connection, except the
 ``--deploy`` probe (``manage.py check --deploy``), which PINGs every node.
 
+What the backend would refuse (``cachex.backends.parse``: the same steps, the same message)
+is an error here; Django's own cache checks, which build every alias, meet a stand-in for such
+an alias instead of its ``ImproperlyConfigured``, so the run reports it under its id.
+
 Registered by ``cachex.apps.CachexConfig.ready`` when ``"cachex"`` is in INSTALLED_APPS. The
-ids are listed in docs/operations.md and in ``cachex.ops.catalogue``.
+ids are listed in docs/operations.md and in ``cachex.ops.catalogue``; docs/configuration.md
+gives a misconfiguration for each error id.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from django.core import checks
@@ -23,6 +30,12 @@ from .ops.report import Finding
 from .ops.target import Target, django_targets
 
 LONG_SOCKET_TIMEOUT = 5.0  # seconds: above this, a hung node holds a request for long
+FIXES = {  # the fix for each way a backend refuses its settings (the message says the rest)
+    "cachex.E001": "Fix LOCATION/OPTIONS as the message says (docs/configuration.md).",
+    "cachex.E002": "Install the extra, e.g. pip install 'django-cachex-router[msgpack]' "
+                   "('[prometheus]', '[otel]', '[lz4]', '[zstd]').",
+    "cachex.E003": "See docs/operations.md#metrics for the accepted keys.",
+}
 
 
 def _f(check_id: str, message: str, fix: str, node: str | None = None) -> Finding:
@@ -34,11 +47,12 @@ def offline_findings(target: Target, others: list[Target]) -> list[Finding]:
     alias = target.alias
     if target.settings is None:
         return [_f("cachex.E001", target.error or f"cachex cache {alias!r} is misconfigured",
-                   "Fix LOCATION/OPTIONS as the message says.")]
+                   FIXES["cachex.E001"])]
     out: list[Finding] = []
     options: Mapping[str, Any] = target.options if isinstance(target.options, Mapping) else {}
-    out += _build_findings(target, options)
-    out += _metrics_findings(alias, options.get("metrics"))
+    if target.problem is not None:
+        out.append(_f(target.problem.check_id, str(target.problem),
+                      FIXES[target.problem.check_id]))
     s = target.settings
     pool = s.pool
     if pool.socket_timeout is None or pool.socket_connect_timeout is None:
@@ -98,48 +112,6 @@ def offline_findings(target: Target, others: list[Target]) -> list[Finding]:
                       "a long (or no) socket timeout: one call may wait attempts x timeout",
                       "Set OPTIONS['retry']['deadline'] (seconds) or a shorter socket_timeout."))
     return out
-
-
-def _build_findings(target: Target, options: Mapping[str, Any]) -> list[Finding]:
-    """What the backend itself would refuse beyond LOCATION: codec and policies."""
-    from .codec import Codec
-    from .policy import build_policy
-    from .stats import _lock, _registry
-
-    assert target.settings is not None
-    try:
-        Codec.from_options(options)
-    except ImportError as exc:
-        return [_f("cachex.E002", f"cachex cache {target.alias!r}: {exc}",
-                   "Install the extra, e.g. pip install 'django-cachex-router[msgpack]'.")]
-    except (ValueError, ImproperlyConfigured) as exc:
-        return [_f("cachex.E001", f"cachex cache {target.alias!r}: {exc}",
-                   "Fix OPTIONS as the message says.")]
-    try:
-        policy = build_policy(options, target.alias, target.settings.topology)
-    except (ValueError, ImproperlyConfigured) as exc:
-        return [_f("cachex.E001", f"cachex cache {target.alias!r}: {exc}",
-                   "Fix OPTIONS['retry'] / OPTIONS['failover'] as the message says.")]
-    with _lock:  # a check builds a throwaway policy: do not leave its counters registered
-        if policy.stats in _registry:
-            _registry.remove(policy.stats)
-    return []
-
-
-def _metrics_findings(alias: str, raw: Any) -> list[Finding]:
-    if raw is None:
-        return []
-    from .metrics.options import parse_metrics
-
-    try:
-        parse_metrics(raw, check_imports=True)
-    except ImportError as exc:
-        return [_f("cachex.E002", f"cachex cache {alias!r}: {exc}",
-                   "pip install 'django-cachex-router[prometheus]' or '[otel]'.")]
-    except ValueError as exc:
-        return [_f("cachex.E003", f"cachex cache {alias!r}: {exc}",
-                   "See docs/operations.md#metrics for the accepted keys.")]
-    return []
 
 
 def _bounds_findings(alias: str, options: Mapping[str, Any]) -> list[Finding]:
@@ -227,6 +199,69 @@ def check_caches_live(app_configs: Any = None, **kwargs: Any) -> list[checks.Che
     return out
 
 
+class Unbuilt:
+    """Stands in ``caches[alias]`` for a cachex alias that cannot be built, while one of
+    Django's own cache checks runs (see ``_tolerant``)."""
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+
+    def __repr__(self) -> str:
+        return f"<cachex alias {self.alias!r}: not built, see cachex.E00x>"
+
+
+@contextmanager
+def _stand_ins() -> Iterator[None]:
+    """Django's built-in cache checks build every alias (``caches[alias]``) to ask whether it
+    is a FileBasedCache. A cachex alias never is; for the ones cachex's own check reports as
+    errors, a stand-in answers in their place for the length of that check, so the check run
+    goes on and reports them under their ids. Any other construction error still raises."""
+    from django.core.cache import caches
+
+    placed: list[str] = []
+    targets, _ = django_targets()
+    try:
+        for t in targets:
+            if t.problem is None and t.settings is not None:
+                continue
+            try:
+                caches[t.alias]
+            except ImproperlyConfigured:
+                caches[t.alias] = Unbuilt(t.alias)  # type: ignore[assignment]
+                placed.append(t.alias)
+        yield
+    finally:
+        for alias in placed:
+            with suppress(AttributeError):
+                del caches[alias]
+
+
+def _tolerant(check: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(check)  # keeps the registry's ``tags``
+    def tolerant(app_configs: Any = None, **kwargs: Any) -> Any:
+        with _stand_ins():
+            return check(app_configs, **kwargs)
+
+    tolerant._cachex_tolerant = True  # type: ignore[attr-defined]
+    return tolerant
+
+
+def _wrap_django_cache_checks() -> None:
+    """Swap Django's registered cache checks (``django.core.checks.caches``) for tolerant
+    wrappers of themselves, in the normal and the deploy groups; idempotent."""
+    registry = checks.registry.registry
+    for group in (registry.registered_checks, registry.deployment_checks):
+        if not isinstance(group, set):
+            continue  # a registry of another shape: Django's checks stay as they are
+        checks_in: set[Any] = group
+        for check in list(checks_in):
+            if getattr(check, "__module__", "") == "django.core.checks.caches" \
+                    and not getattr(check, "_cachex_tolerant", False):
+                checks_in.discard(check)
+                checks_in.add(_tolerant(check))
+
+
 def register() -> None:
     checks.register(check_caches, checks.Tags.caches)
     checks.register(check_caches_live, checks.Tags.caches, deploy=True)
+    _wrap_django_cache_checks()

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, unquote
 
 from django.core.exceptions import ImproperlyConfigured
 
+from .optioncheck import reject_unknown
 from .redact import KEY_MODES, mask_url, split_urls, userinfo_end
 
 TOPOLOGIES = ("single", "sharded", "cluster", "sentinel", "replicated")
@@ -166,10 +167,7 @@ def _parse_wait(raw: Any) -> tuple[int, int] | None:
     if raw is None:
         return None
     spec = raw if isinstance(raw, Mapping) else {"count": raw}
-    unknown = [k for k in spec if k not in ("count", "timeout")]
-    if unknown:
-        raise ConfigError(f"unknown OPTIONS['wait_replicas'] key {unknown[0]!r}; "
-                          "accepted: count, timeout")
+    reject_unknown(spec, ("count", "timeout"), "OPTIONS['wait_replicas']", ConfigError)
     count, timeout = spec.get("count"), spec.get("timeout", 0.5)
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ConfigError(f"OPTIONS['wait_replicas'] needs a replica count >= 1, got {count!r}")
@@ -515,9 +513,7 @@ def _parse_pool(raw: Any) -> PoolOptions:
         raise ConfigError(f"OPTIONS['pool'][{unknown[0]!r}] is not where credentials go: write "
                           f"OPTIONS[{unknown[0]!r}] (every data node), or put them in LOCATION; "
                           "sentinels' own credentials go in OPTIONS['sentinel']")
-    if unknown:
-        raise ConfigError(f"unknown OPTIONS['pool'] key {unknown[0]!r}; accepted: "
-                          f"{', '.join(POOL_KEYS)}")
+    reject_unknown(unknown, POOL_KEYS, "OPTIONS['pool']", ConfigError)
     defaults = PoolOptions()
     max_conn = raw.get("max_connections")
     if max_conn is not None and (isinstance(max_conn, bool) or not isinstance(max_conn, int)
@@ -553,10 +549,7 @@ def _parse_pool(raw: Any) -> PoolOptions:
 def _parse_sentinel_options(raw: Any) -> Mapping[str, Any]:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"OPTIONS['sentinel'] must be a dict, got {raw!r}")
-    unknown = [k for k in raw if k not in SENTINEL_KEYS]
-    if unknown:
-        raise ConfigError(f"unknown OPTIONS['sentinel'] key {unknown[0]!r}; accepted: "
-                          f"{', '.join(SENTINEL_KEYS)}")
+    reject_unknown(raw, SENTINEL_KEYS, "OPTIONS['sentinel']", ConfigError)
     _number(raw.get("socket_timeout"), "OPTIONS['sentinel']['socket_timeout']", positive=True)
     db = raw.get("db")
     if db is not None and (isinstance(db, bool) or not isinstance(db, int) or db < 0):

@@ -52,6 +52,9 @@ class NotAnInteger(CachexError, TypeError):
 class WrongType(CachexError, TypeError):
     """A data-structure command met a key holding another type (Redis WRONGTYPE)."""
 
+    #: the command, key and node as the alias shows them (``OPTIONS['log_keys']``)
+    where: str = ""
+
 
 class CrossSlotError(CachexError, ValueError):
     """A multi-key command that must be atomic spans several nodes or slots."""

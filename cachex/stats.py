@@ -82,8 +82,8 @@ def reset(alias: str | None = None) -> None:
 
 def near(alias: str) -> dict[str, int]:
     """The near cache counters of ``alias`` in this process (empty without a near cache):
-    hits, misses, fills, invalidations, evictions, expired, flushes, drops, entries, bytes,
-    channels_up. See docs/near-cache.md."""
+    hits, misses, fills, invalidations, evictions, expired, flushes (and flushes_<reason>),
+    drops, entries, bytes, channels_up. See docs/near-cache.md."""
     from .near.core import live
 
     total: dict[str, int] = {}

@@ -30,6 +30,7 @@ def translate(exc: BaseException, driver: Driver, where: str) -> CachexError:
         err = ClusterDown(f"{where}: cluster cannot serve the request right now ({text})")
     elif text.startswith("WRONGTYPE"):
         err = WrongType(f"{where}: {text}")
+        err.where = where
     elif "not an integer" in text or "increment or decrement would overflow" in text:
         err = NotAnInteger(f"{where}: the stored value is not an integer ({text})")
     else:

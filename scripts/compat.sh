@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The support range, checked on real servers: the oldest and newest Python x Django pairs run
 # Django's own cache suite on a single server (sync and async twins, both drivers) plus the
-# core tests. Interpreters come from PATH or pyenv; a missing one is reported, not faked.
+# core tests and the system checks (they wrap Django's own cache checks). Interpreters come
+# from PATH or pyenv; a missing one is reported, not faked.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +30,8 @@ run_pair() {  # $1 = python version, $2 = Django spec, $3 = label
     touch "$venv/.ok-$(cksum pyproject.toml | cut -d' ' -f1)"
   fi
   echo "==> compat $3: $("$venv/bin/python" --version), Django $("$venv/bin/python" -c 'import django; print(django.get_version())')"
-  "$venv/bin/python" -m pytest -q -p no:randomly tests/core tests/django_suite -k "Single or not django_suite"
+  "$venv/bin/python" -m pytest -q -p no:randomly tests/core tests/ops/test_checks.py tests/django_suite \
+    -k "Single or not django_suite"
 }
 
 run_pair 3.10 ">=4.2,<5.0" py310-django42

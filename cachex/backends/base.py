@@ -114,6 +114,14 @@ class CachexCache(RawAccess, ExtendedAPI, BaseCache):
         validity check for the whole batch; any doubt falls back to Django's per-key path
         (so its warnings are exactly Django's)."""
         keys = list(keys)
+        made = self._plain_made_keys(keys, version)
+        if made is not None:
+            return made
+        return [self.make_and_validate_key(k, version=version) for k in keys]
+
+    def _plain_made_keys(self, keys: list[Any], version: int | None) -> list[str] | None:
+        """The batch path of ``_make_keys``, or None where Django's per-key path must run
+        (a custom key function or check, or a key Django would warn about)."""
         if self._plain_keys and self.key_func is default_key_func:
             prefix = f"{self.key_prefix}:{self.version if version is None else version}:"
             try:
@@ -123,7 +131,7 @@ class CachexCache(RawAccess, ExtendedAPI, BaseCache):
             if not made or (max(map(len, made)) <= MEMCACHE_MAX_KEY_LENGTH
                             and _clean("".join(made))):
                 return made
-        return [self.make_and_validate_key(k, version=version) for k in keys]
+        return None
 
     def _plan(self, keys: list[str], write: bool) -> list[Batch[Any]]:
         return self._topology.plan(keys, write=write)

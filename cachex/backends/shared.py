@@ -14,14 +14,14 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 
 from ..codec import Codec
-from ..compat.options import apply as compat_options
-from ..config import Settings, parse_pipelining, parse_settings
+from ..config import Settings
 from ..drivers import Driver
-from ..near import NearCache, parse_near
+from ..near import NearCache
 from ..policy import build_policy
 from ..router import Router
-from ..stampede.options import StampedeOptions, parse_stampede
+from ..stampede.options import StampedeOptions
 from ..topology import topology_for
+from .parse import parse_alias
 
 
 @dataclass(frozen=True)
@@ -52,30 +52,20 @@ def alias_state(driver_factory: Callable[[], Driver], location: Any,
 
 def _build(driver: Driver, location: Any, params: Mapping[str, Any]) -> AliasState:
     alias = guess_alias(location, params)
-    options = params.get("OPTIONS") or {}
-    location, options = compat_options(alias, location, options)  # peers' spellings
-    settings = parse_settings(alias, location, options)
-    stampede = parse_stampede(alias, options)
+    parsed = parse_alias(alias, location, params)  # the system checks run the same steps
+    settings, options = parsed.settings, parsed.options
     try:
-        codec = Codec.from_options(options, alias)
-        near_options = parse_near(options.get("near_cache"), params.get("KEY_PREFIX") or "")
-        if near_options is not None and stampede is not None and stampede.mode != "lock":
-            raise ValueError(
-                f"OPTIONS['near_cache'] and OPTIONS['stampede'] mode {stampede.mode!r} do not "
-                "work together yet (the stampede mode wraps stored values and replaces get "
-                "and set): use stampede mode 'lock', or drop one of the two options")
         policy = build_policy(options, alias, settings.topology)
-        pipelining = parse_pipelining(alias, options)
         router = Router(topology_for(settings, driver), policy, log_keys=settings.log_keys,
-                        pipelining=pipelining)
+                        pipelining=parsed.pipelining)
         if options.get("metrics"):  # only then: an alias without metrics runs no metrics code
             from ..metrics import instrument
             router = instrument(router, options["metrics"], log_keys=settings.log_keys,
-                                pipelining=pipelining)
-    except (ValueError, ImportError) as exc:  # ImportError: an optional codec library
+                                pipelining=parsed.pipelining)
+    except (ValueError, ImportError) as exc:  # what parse_alias checked cannot fail here
         raise ImproperlyConfigured(f"cachex cache {alias!r}: {exc}") from None
-    near = None if near_options is None else NearCache(alias, near_options, router.topology)
-    return AliasState(alias, settings, codec, router, stampede, near)
+    near = None if parsed.near is None else NearCache(alias, parsed.near, router.topology)
+    return AliasState(alias, settings, parsed.codec, router, parsed.stampede, near)
 
 
 def guess_alias(location: Any, params: Mapping[str, Any]) -> str:

@@ -504,12 +504,14 @@ def _topology(alias: str, location: Any, opts: dict[str, Any],
     return location
 
 
-def apply(alias: str, location: Any, options: Mapping[str, Any]) -> tuple[Any, Any]:
-    """The start-up hook: translate with the globals from Django settings and warn per note."""
+def apply(alias: str, location: Any, options: Mapping[str, Any], *,
+          warn: bool = True) -> tuple[Any, Any]:
+    """The start-up hook: translate with the globals from Django settings and warn per note
+    (``warn=False``: the system checks, which read the settings without building a cache)."""
     if isinstance(options, Mapping) and is_native(options) and not _globals():
         return location, options
     done = translate(alias, location, options, _globals())
-    for text in done.notes:
+    for text in done.notes if warn else ():
         warnings.warn(text, CachexCompatWarning, stacklevel=2)
     return done.location, done.options
 

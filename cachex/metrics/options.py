@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..optioncheck import reject_unknown
+
 METRICS_KEYS = ("prometheus", "otel", "debug_toolbar", "key_names")
 PROMETHEUS_KEYS = ("registry",)
 OTEL_KEYS = ("meter_provider", "tracer_provider", "spans")
@@ -36,10 +38,7 @@ def _section(raw: Any, name: str, keys: tuple[str, ...]) -> Mapping[str, Any] | 
     if not isinstance(raw, Mapping):
         raise ValueError(f"OPTIONS['metrics'][{name!r}] must be True, False or a dict, "
                          f"got {raw!r}")
-    unknown = [k for k in raw if k not in keys]
-    if unknown:
-        raise ValueError(f"unknown OPTIONS['metrics'][{name!r}] key {unknown[0]!r}; "
-                         f"accepted: {', '.join(keys)}")
+    reject_unknown(raw, keys, f"OPTIONS['metrics'][{name!r}]")
     return raw
 
 
@@ -52,10 +51,7 @@ def parse_metrics(raw: Any, *, check_imports: bool = False) -> MetricsOptions:
     if not isinstance(raw, Mapping):
         raise ValueError("OPTIONS['metrics'] must be a dict such as {'prometheus': True} or "
                          f"{{'otel': True}}, got {raw!r}")
-    unknown = [k for k in raw if k not in METRICS_KEYS]
-    if unknown:
-        raise ValueError(f"unknown OPTIONS['metrics'] key {unknown[0]!r}; accepted: "
-                         f"{', '.join(METRICS_KEYS)}")
+    reject_unknown(raw, METRICS_KEYS, "OPTIONS['metrics']")
     prom = _section(raw.get("prometheus"), "prometheus", PROMETHEUS_KEYS)
     otel = _section(raw.get("otel"), "otel", OTEL_KEYS)
     for flag in ("debug_toolbar", "key_names"):

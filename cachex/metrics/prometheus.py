@@ -67,7 +67,8 @@ class CachexCollector(Collector):
         near = CounterMetricFamily("cachex_near_events", "Near cache counters (hits are not "
                                    "in cachex_hits: they never reach the router): hits, "
                                    "misses, fills, invalidations, evictions, expired, "
-                                   "flushes, drops", labels=["alias", "event"])
+                                   "flushes (and flushes_<reason>), drops",
+                                   labels=["alias", "event"])
         near_size = GaugeMetricFamily("cachex_near_size", "What the near cache holds now: "
                                       "entries, bytes, channels_up", labels=["alias", "what"])
         with _lock:

@@ -221,35 +221,17 @@ class InstrumentedRouter(Router):
 
     def run(self, batches: Sequence[NodeCommands], *, idempotent: bool = True,
             degradable: bool = False) -> list[list[Any]]:
-        command, node = _batch_command(batches), _batch_node(self, batches)
-        span_cm = (self._tracer.span(command, node, None) if self._tracer is not None
-                   else _NO_SPAN)
-        with span_cm as span:
-            started = _perf()
-            try:
-                replies = Router.run(self, batches, idempotent=idempotent,
-                                     degradable=degradable)
-            except BaseException as exc:
-                self._failed(span, node, command, exc, _perf() - started)
-                raise
-            self._batch_done(span, batches, replies, command, _perf() - started)
-        return replies
+        with _BatchScope(self, batches) as scope:
+            scope.replies = Router.run(self, batches, idempotent=idempotent,
+                                       degradable=degradable)
+        return scope.replies
 
     async def arun(self, batches: Sequence[NodeCommands], *, idempotent: bool = True,
                    degradable: bool = False) -> list[list[Any]]:
-        command, node = _batch_command(batches), _batch_node(self, batches)
-        span_cm = (self._tracer.span(command, node, None) if self._tracer is not None
-                   else _NO_SPAN)
-        with span_cm as span:
-            started = _perf()
-            try:
-                replies = await Router.arun(self, batches, idempotent=idempotent,
-                                            degradable=degradable)
-            except BaseException as exc:
-                self._failed(span, node, command, exc, _perf() - started)
-                raise
-            self._batch_done(span, batches, replies, command, _perf() - started)
-        return replies
+        with _BatchScope(self, batches) as scope:
+            scope.replies = await Router.arun(self, batches, idempotent=idempotent,
+                                              degradable=degradable)
+        return scope.replies
 
     # -- outcomes ------------------------------------------------------------------------
     def _done(self, span: Any, node: str, command: str, seconds: float, reply: Any) -> None:
@@ -275,17 +257,19 @@ class InstrumentedRouter(Router):
                        else "failed_open" if isinstance(node_replies, FailedReplies)
                        else "rerouted" if isinstance(node_replies, ReroutedReplies)
                        else "ok")
-            if outcome == "ok":
-                for cmd, reply in zip(cmds, node_replies):
-                    if cmd[0] == "MGET" and isinstance(reply, list):
-                        n_miss = reply.count(None)
-                        misses += n_miss
-                        hits += len(reply) - n_miss
-                    elif cmd[0] == "GET":
-                        if reply is None:
-                            misses += 1
-                        else:
-                            hits += 1
+            # every outcome counts its keys: a rerouted batch's replies are the stand-in
+            # node's answers, a failed-open one's are the misses its caller sees (as for a
+            # single-key GET); the outcome label tells them apart
+            for cmd, reply in zip(cmds, node_replies):
+                if cmd[0] == "MGET" and isinstance(reply, list):
+                    n_miss = reply.count(None)
+                    misses += n_miss
+                    hits += len(reply) - n_miss
+                elif cmd[0] == "GET":
+                    if reply is None:
+                        misses += 1
+                    else:
+                        hits += 1
             self._report(name, str(cmds[0][0]) if cmds else command,
                          outcome, per_node, hits, misses)
         if span is not None:
@@ -334,6 +318,42 @@ class InstrumentedRouter(Router):
         self.local.failover(name, action)
         for sink in self._push:
             sink.failover(name, action)
+
+
+class _BatchScope:
+    """One multi-node request being timed, for ``run`` and ``arun`` alike: the span (when
+    spans are on) opens on entry; on exit the batch is reported as done, per node, or as
+    failed, then the span closes with the error, if any."""
+
+    __slots__ = ("batches", "command", "node", "replies", "router", "span", "span_cm",
+                 "started")
+
+    def __init__(self, router: InstrumentedRouter, batches: Sequence[NodeCommands]) -> None:
+        self.router, self.batches = router, batches
+        self.command, self.node = _batch_command(batches), _batch_node(router, batches)
+        tracer = router._tracer
+        self.span_cm = tracer.span(self.command, self.node, None) if tracer is not None \
+            else _NO_SPAN
+        self.replies: list[list[Any]] = []
+
+    def __enter__(self) -> _BatchScope:
+        self.span = self.span_cm.__enter__()
+        self.started = _perf()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: Any) -> bool | None:
+        seconds = _perf() - self.started
+        try:
+            if exc is not None:
+                self.router._failed(self.span, self.node, self.command, exc, seconds)
+            else:
+                self.router._batch_done(self.span, self.batches, self.replies, self.command,
+                                        seconds)
+        except BaseException as err:  # the span still closes, with that error
+            self.span_cm.__exit__(type(err), err, err.__traceback__)
+            raise
+        return self.span_cm.__exit__(kind, exc, tb)
 
 
 class _NoSpan:

@@ -40,6 +40,10 @@ BACKOFF = 0.2
 BACKOFF_MAX = 5.0
 
 
+class RoleChanged(ConnectionError):
+    """The server answered ROLE with something other than master."""
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -55,7 +59,7 @@ class Channel:
 
     def __init__(self, node: Any, label: str, pool: Any, prefixes: tuple[str, ...],
                  on_keys: Callable[[list[bytes] | None], None],
-                 on_state: Callable[[Channel, bool], None]) -> None:
+                 on_state: Callable[[Channel, bool, str], None]) -> None:
         self.node = node
         self.label = label
         self._pool = pool
@@ -97,17 +101,20 @@ class Channel:
         failures = 0
         while not self._stop.is_set():
             ups = self.ups
+            reason = "channel_lost"
             try:
                 self._serve()
                 failures = 0
             except Exception as exc:
+                if isinstance(exc, RoleChanged):
+                    reason = "role"
                 failures = 1 if self.ups != ups else failures + 1  # it was up: a new outage
                 if failures == 1 and not self._stop.is_set():
                     log.warning("cachex near cache: invalidation channel to %s lost (%s: "
                                 "%s); local copies dropped until it is back", self.label,
                                 type(exc).__name__, exc, extra={"event": "near_lost"})
             finally:
-                self._down()
+                self._down(reason)
                 for conn in self._conns:
                     try:
                         conn.disconnect()
@@ -116,10 +123,10 @@ class Channel:
                 self._conns.clear()
             self._stop.wait(min(BACKOFF * 2 ** max(failures - 1, 0), BACKOFF_MAX))
 
-    def _down(self) -> None:
+    def _down(self, reason: str) -> None:
         if self.up:
             self.up = False
-            self._on_state(self, False)
+            self._on_state(self, False, reason)
 
     def _serve(self) -> None:
         conn = self._connection()
@@ -143,7 +150,7 @@ class Channel:
             return
         self.up = True
         self.ups += 1
-        self._on_state(self, True)
+        self._on_state(self, True, "channel_up")
         heard = last_check = monotonic()
         pinged = False
         while not self._stop.is_set():
@@ -166,7 +173,7 @@ class Channel:
         probe.send_command("ROLE")
         role = probe.read_response()
         if _text(role[0]) != "master":
-            raise ConnectionError(f"the server is now a {_text(role[0])}")
+            raise RoleChanged(f"the server is now a {_text(role[0])}")
 
     def _handle(self, message: Any) -> None:
         if not isinstance(message, list) or len(message) < 3:

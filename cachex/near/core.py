@@ -21,8 +21,10 @@ import weakref
 from typing import Any
 
 from .channel import Channel
+from .front import Front
+from .keys import MadeKeys
 from .options import NearOptions
-from .store import Batches, NearStore, immutable
+from .store import NearStore, immutable
 
 log = logging.getLogger("cachex.near")
 _UNSEEN = object()
@@ -43,12 +45,14 @@ class NearCache:
         self.options = options
         self.prefixes = options.prefixes
         self.store = NearStore(options.max_entries, options.max_bytes, options.ttl)
-        self.batches = Batches(self.store)
+        self.made = MadeKeys(options.max_entries)
+        self.front = Front(self.store, self.made)
         self._topology = topology
         self._moves = bool(getattr(topology, "moves_keys", False))
         self._channels: dict[Any, Channel] = {}
         self._lock = threading.RLock()
         self._seen: Any = _UNSEEN
+        self._owners: Any = None  # the Cluster slot owners last followed
         self._ready = False
         self._closed = False
         self._servers = _servers(topology)
@@ -68,7 +72,7 @@ class NearCache:
     def flush(self) -> None:
         """This process emptied the servers (clear) or moved many keys at once."""
         for near in self._siblings():
-            near.store.flush()
+            near.store.flush("local")
 
     # -- the fill rule -------------------------------------------------------------------
     def token(self, key: str) -> int | None:
@@ -115,7 +119,14 @@ class NearCache:
                 return
             for node in [n for n in self._channels if n not in primaries]:
                 self._channels.pop(node).stop()
-                self.store.flush()
+                self.store.flush("primaries")
+            owners = getattr(marker, "owners", None)
+            if owners is not None and self._owners is not None and owners != self._owners:
+                # a slot changed owner (migration, failover): the new owner may hold another
+                # value than the one kept (a write the old primary never replicated), and
+                # no invalidation will ever say so; drop rather than reason about it
+                self.store.flush("slots")
+            self._owners = owners
             for node in primaries:
                 if node not in self._channels:
                     channel = Channel(node, self._topology.node_label(node),
@@ -129,17 +140,18 @@ class NearCache:
     # -- channel events (channel threads) --------------------------------------------------
     def _on_keys(self, keys: list[bytes] | None) -> None:
         if keys is None:  # FLUSHDB / FLUSHALL
-            self.store.flush()
+            self.store.flush("flushdb")
         else:
             self.store.invalidate([k.decode("utf-8", "surrogateescape")
                                    if isinstance(k, bytes) else k for k in keys])
 
-    def _on_state(self, channel: Channel, up: bool) -> None:
+    def _on_state(self, channel: Channel, up: bool, reason: str = "channel_lost") -> None:
+        """A channel came up (``reason`` channel_up) or went down (channel_lost, role)."""
         with self._lock:
             if not up:  # before the flush: a fill that reads the new seq must see this
                 self._ready = False
             # a new, returning or lost channel: what we hold may have missed its messages
-            self.store.flush()
+            self.store.flush("channel_up" if up else reason)
             self._ready = up and all(ch.up for ch in self._channels.values())
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -158,7 +170,8 @@ class NearCache:
                 channel.stop()
             self._channels.clear()
             self._seen = _UNSEEN
-            self.store.flush()
+            self._owners = None
+            self.store.flush("disconnect")
 
     def close(self, wait: float = 0) -> None:
         """Stop the channels and forget everything, for good (tests, shutdown)."""
@@ -168,16 +181,17 @@ class NearCache:
             for channel in self._channels.values():
                 channel.stop(wait)
             self._channels.clear()
-            self.store.flush()
+            self.store.flush("disconnect")
 
     def _after_fork(self) -> None:
         """A forked child has none of the parent's threads: start afresh."""
         self._lock = threading.RLock()
         self.store = NearStore(self.options.max_entries, self.options.max_bytes,
                                self.options.ttl)
-        self.batches = Batches(self.store)
+        self.front = Front(self.store, self.made)
         self._channels = {}
         self._seen = _UNSEEN
+        self._owners = None
         self._ready = False
 
     def stats(self) -> dict[str, int]:

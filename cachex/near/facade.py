@@ -4,7 +4,9 @@ plain class, with no extra check on any call.
 
 Reads (``get``, ``get_many``, ``has_key`` and their twins) answer from the store when they
 can; a miss reads the value *and* its PTTL from the primary in one round-trip and stores it
-under the fill rule (``core.NearCache.token``). Every write through this process drops the
+under the fill rule (``core.NearCache.token``). A ``get_many`` whose keys are all here never
+reaches the router: the front (``front.py``) or one store lookup answers it, and only values
+kept encoded are decoded. Every write through this process drops the
 local copies of the keys it touched once the server has answered (or failed), so a thread
 reads its own writes; other processes' writes arrive as invalidations.
 """
@@ -21,7 +23,7 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from ..backends.flow import Call, Flow, Run, adrive, drive
 from ..policy import FailedReplies
 from .core import NearCache
-from .store import _deadline, _decoded, _value
+from .store import Entry, _deadline, _decoded, _value
 
 _classes: dict[type, type] = {}
 _MISSING = object()
@@ -38,6 +40,75 @@ def near_class(cls: type) -> type:
 
 class NearMixin:
     _near: NearCache
+
+    # -- reads: keys and hits (no I/O) -------------------------------------------------
+    def _near_key(self, key: Any, version: int | None) -> str:
+        """``make_and_validate_key``, answered from the remembered keys when it can."""
+        v = self.version if version is None else version  # type: ignore[attr-defined]
+        made = self._near.made
+        k = made.one(key, v)
+        if k is None:
+            plain = self._plain_made_keys([key], version)  # type: ignore[attr-defined]
+            if plain is None:
+                return self.make_and_validate_key(key, version=version)  # type: ignore[attr-defined,no-any-return]
+            k = plain[0]
+            made.learn((key,), plain, v)
+        return k
+
+    def _near_keys(self, keys: list[Any], version: int | None, v: Any
+                   ) -> tuple[list[str], bool]:
+        """``_make_keys`` (answered from the remembered keys when every one is there), and
+        whether the batch key path made them (so no key needs Django's warnings)."""
+        memo = self._near.made
+        made = memo.many(keys, v)
+        if made is not None:
+            return made, True
+        made = self._plain_made_keys(keys, version)  # type: ignore[attr-defined]
+        if made is None:
+            return [self.make_and_validate_key(k, version=version)  # type: ignore[attr-defined]
+                    for k in keys], False
+        memo.learn(keys, made, v)
+        return made, True
+
+    def _near_lookup(self, keys: list[Any], version: int | None
+                     ) -> tuple[dict[Any, Any] | None, list[str], list[Entry | None]]:
+        """The whole answer when every key is here (no I/O), else the stored keys and the
+        entries found (None: a miss) for ``_near_fetch``. One lock per batch: the front's
+        hits, or the store's lookup."""
+        near = self._near
+        v = self.version if version is None else version  # type: ignore[attr-defined]
+        found = near.front.get(keys, v)
+        if found is not None:
+            return found, [], []
+        store = near.store
+        seq, gen = store.seq, store.gen  # before the lookup: a change after it voids the front
+        made, plain = self._near_keys(keys, v=v, version=version)
+        got = store.get_many(made)
+        if None in got:
+            return None, made, got
+        if plain and all(map(_decoded, got)):  # type: ignore[arg-type]
+            values = list(map(_value, got))  # type: ignore[arg-type]
+            near.front.add(seq, gen, v, keys, values, min(map(_deadline, got)))  # type: ignore[arg-type]
+            return dict(zip(keys, values)), made, got
+        return self._near_found(keys, made, got), made, got  # type: ignore[arg-type]
+
+    def _near_found(self, keys: list[Any], made: list[str], got: list[Entry]) -> dict[Any, Any]:
+        """The values of hits, decoding only those kept encoded."""
+        if all(map(_decoded, got)):
+            return dict(zip(keys, map(_value, got)))
+        out: dict[Any, Any] = {}
+        raws: list[bytes] = []
+        raw_made: list[str] = []
+        raw_keys: list[Any] = []
+        for key, k, entry in zip(keys, made, got):
+            if entry[3]:
+                out[key] = entry[0]
+            else:
+                raws.append(entry[0])
+                raw_made.append(k)
+                raw_keys.append(key)
+        out.update(self._decode_many(raws, raw_made, raw_keys))  # type: ignore[attr-defined]
+        return out
 
     # -- reads: flows written once -----------------------------------------------------
     def _near_fill(self, k: str, default: Any) -> Flow[Any]:
@@ -58,83 +129,67 @@ class NearMixin:
         near.keep(k, raw, value, pttl, sent, token)
         return value
 
-    def _near_get_many(self, keys: Iterable[Any], version: int | None
-                       ) -> Flow[dict[Any, Any]]:
-        keys = list(keys)
-        made = self._make_keys(keys, version)  # type: ignore[attr-defined]
-        if not made:
-            return {}
+    def _near_fetch(self, keys: list[Any], made: list[str], got: list[Entry | None]
+                    ) -> Flow[dict[Any, Any]]:
+        """``get_many`` past the hits in ``got``: the misses from their primaries (value and
+        PTTL in one round-trip per node), kept under the fill rule."""
         near = self._near
-        seq = near.store.seq  # before the lookup: a change after it voids the memo
-        got = near.store.get_many(made)
-        if None not in got and all(map(_decoded, got)):  # type: ignore[arg-type]  # all hits, all decoded
-            found = dict(zip(keys, map(_value, got)))  # type: ignore[arg-type]
-            near.batches.remember(keys, version, seq, found, min(map(_deadline, got)))  # type: ignore[arg-type]
-            return found
-        out: dict[Any, Any] = {}
+        hit = [i for i, entry in enumerate(got) if entry is not None]
+        out = self._near_found([keys[i] for i in hit], [made[i] for i in hit],
+                               [got[i] for i in hit]) if hit else {}  # type: ignore[misc]
+        missing = list(dict.fromkeys(k for k, entry in zip(made, got) if entry is None))
+        tokens = {k: near.token(k) for k in missing}
+        batches = self._plan(missing, write=True)  # type: ignore[attr-defined]
+        commands = []
+        for b in batches:
+            ordered = [k for g in b.groups for k in g.keys]
+            commands.append((b.node, [*(("MGET", *g.keys) for g in b.groups),
+                                      *(("PTTL", k) for k in ordered)]))
+        sent = monotonic()
+        replies = yield Run(commands, degradable=True)
+        decode = self._decode  # type: ignore[attr-defined]
+        fetched: dict[str, Any] = {}  # by stored key: two keys may make the same one
         raws: list[bytes] = []
         raw_made: list[str] = []
-        raw_keys: list[Any] = []
-        missing: dict[str, Any] = {}
-        for key, k, entry in zip(keys, made, got):
-            if entry is None:
-                missing[k] = key
-            elif entry[3]:
-                out[key] = entry[0]
-            else:
-                raws.append(entry[0])
-                raw_made.append(k)
-                raw_keys.append(key)
-        if missing:
-            tokens = {k: near.token(k) for k in missing}
-            batches = self._plan(list(missing), write=True)  # type: ignore[attr-defined]
-            commands = []
-            for b in batches:
-                ordered = [k for g in b.groups for k in g.keys]
-                commands.append((b.node, [*(("MGET", *g.keys) for g in b.groups),
-                                          *(("PTTL", k) for k in ordered)]))
-            sent = monotonic()
-            replies = yield Run(commands, degradable=True)
-            decode = self._decode  # type: ignore[attr-defined]
-            for b, reply in zip(batches, replies):
-                if isinstance(reply, FailedReplies):
-                    continue
-                n = len(b.groups)
-                pttls = iter(reply[n:])
-                for g, values in zip(b.groups, reply[:n]):
-                    for k, raw in zip(g.keys, values):
-                        pttl = next(pttls)
-                        if raw is None:
-                            continue
-                        token = tokens[k]
-                        if token is None:
-                            raws.append(raw)
-                            raw_made.append(k)
-                            raw_keys.append(missing[k])
-                            continue
+        for b, reply in zip(batches, replies):
+            if isinstance(reply, FailedReplies):
+                continue
+            n = len(b.groups)
+            pttls = iter(reply[n:])
+            for g, values in zip(b.groups, reply[:n]):
+                for k, raw in zip(g.keys, values):
+                    pttl = next(pttls)
+                    if raw is None:
+                        continue
+                    token = tokens[k]
+                    if token is not None:
                         try:
                             value = decode(raw, k)
                         except Exception:  # the batch decoder below names and skips it
-                            raws.append(raw)
-                            raw_made.append(k)
-                            raw_keys.append(missing[k])
+                            pass
+                        else:
+                            near.keep(k, raw, value, pttl, sent, token)
+                            fetched[k] = value
                             continue
-                        near.keep(k, raw, value, pttl, sent, token)
-                        out[missing[k]] = value
+                    raws.append(raw)
+                    raw_made.append(k)
         if raws:
-            out.update(self._decode_many(raws, raw_made, raw_keys))  # type: ignore[attr-defined]
+            fetched.update(self._decode_many(raws, raw_made, raw_made))  # type: ignore[attr-defined]
+        for key, k, entry in zip(keys, made, got):
+            if entry is None and k in fetched:
+                out[key] = fetched[k]
         return out
 
     # -- reads: the API ----------------------------------------------------------------
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        k = self.make_and_validate_key(key, version=version)  # type: ignore[attr-defined]
+        k = self._near_key(key, version)
         entry = self._near.store.get(k)
         if entry is not None:
             return entry[0] if entry[3] else self._decode(entry[0], k)  # type: ignore[attr-defined]
         return drive(self._router, self._near_fill(k, default))  # type: ignore[attr-defined]
 
     async def aget(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        k = self.make_and_validate_key(key, version=version)  # type: ignore[attr-defined]
+        k = self._near_key(key, version)
         entry = self._near.store.get(k)
         if entry is not None:
             return entry[0] if entry[3] else self._decode(entry[0], k)  # type: ignore[attr-defined]
@@ -142,18 +197,22 @@ class NearMixin:
 
     def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
         keys = list(keys)
-        found = self._near.batches.get(keys, version)
-        if found is not None:
+        if not keys:
+            return {}
+        found, made, got = self._near_lookup(keys, version)
+        if found is not None:  # every key here: no router, no plan
             return found
-        return drive(self._router, self._near_get_many(keys, version))  # type: ignore[attr-defined]
+        return drive(self._router, self._near_fetch(keys, made, got))  # type: ignore[attr-defined]
 
     async def aget_many(self, keys: Iterable[Any], version: int | None = None
                         ) -> dict[Any, Any]:
         keys = list(keys)
-        found = self._near.batches.get(keys, version)
+        if not keys:
+            return {}
+        found, made, got = self._near_lookup(keys, version)
         if found is not None:
             return found
-        return await adrive(self._router, self._near_get_many(keys, version))  # type: ignore[attr-defined]
+        return await adrive(self._router, self._near_fetch(keys, made, got))  # type: ignore[attr-defined]
 
     def get_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT,
                    version: int | None = None, **kwargs: Any) -> Any:

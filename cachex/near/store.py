@@ -11,6 +11,12 @@ value the server has already told us is gone, with no second message to come. So
 change to the store (an invalidation, a local write, a flush, a channel going up or down)
 bumps ``seq``; a reader takes ``seq`` before sending its GET and ``put`` stores the reply only
 if ``seq`` has not moved since. A fill lost that way is only a later miss.
+
+Recency: a single-key hit moves its key to the recent end at once. A ``get_many`` whose keys
+all hit only notes its key list (one append, whatever its length); the notes are applied in
+order just before anything is evicted, so eviction still sees them, and a store that never
+fills never pays for them. Only the most recent ``max_entries`` noted keys are kept: a key
+whose last batch hit is older than that many batch-hit keys counts from its older use.
 """
 
 from __future__ import annotations
@@ -50,14 +56,22 @@ def immutable(value: Any, depth: int = 0) -> bool:
 
 STATS = ("hits", "misses", "fills", "invalidations", "evictions", "expired", "flushes",
          "drops")
+# Why the whole store was dropped; each counted as ``flushes_<reason>`` beside ``flushes``:
+# channel_lost (an invalidation channel failed or went silent), role (its server is no longer
+# a primary), channel_up (a channel came up, first time or back), flushdb (FLUSHDB/FLUSHALL
+# seen through tracking), slots (a Cluster slot changed owner: migration or failover),
+# primaries (a Cluster primary left the slot map), local (this process's clear(),
+# incr_version(), rename(), delete_pattern()), disconnect (disconnect() or close()).
+FLUSH_REASONS = ("channel_lost", "role", "channel_up", "flushdb", "slots", "primaries",
+                 "local", "disconnect")
 
 
 class NearStore:
     """Thread-safe LRU of ``key -> Entry``; an entry's deadline is a ``time.monotonic()``
     instant past which the value is never served."""
 
-    __slots__ = ("_counts", "_entries", "_lock", "max_bytes", "max_entries", "nbytes", "seq",
-                 "ttl")
+    __slots__ = ("_counts", "_entries", "_lock", "_nnoted", "_noted", "gen", "max_bytes",
+                 "max_entries", "nbytes", "seq", "ttl")
 
     def __init__(self, max_entries: int, max_bytes: int, ttl: float | None = None) -> None:
         self.max_entries = max_entries
@@ -67,7 +81,11 @@ class NearStore:
         self._lock = threading.Lock()
         self.nbytes = 0
         self.seq = 0
-        self._counts = dict.fromkeys(STATS, 0)
+        self._counts = dict.fromkeys(STATS + tuple(f"flushes_{r}" for r in FLUSH_REASONS), 0)
+        # batch hits not yet applied to the order: (keys, how many), oldest first
+        self._noted: deque[tuple[Iterable[str | None], int]] = deque()
+        self._nnoted = 0
+        self.gen = 0  # moves whenever an entry goes without ``seq`` moving (evicted, expired)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -97,7 +115,7 @@ class NearStore:
             # every key here and none expired (the hot case), in C-speed passes
             got = list(map(entries.get, keys))
             if got and None not in got and min(map(_deadline, got)) > now:  # type: ignore[arg-type]
-                deque(map(entries.move_to_end, keys), maxlen=0)
+                self._note(keys, len(keys))
                 self._counts["hits"] += len(keys)
                 return got
             for key in keys:
@@ -143,14 +161,42 @@ class NearStore:
             old = entries.pop(key, None)
             if old is not None:
                 self.nbytes -= old[2]
+            if self._noted and (len(entries) >= self.max_entries
+                                or self.nbytes + size > self.max_bytes):
+                self._apply_notes()  # before the new key: it is the most recent of all
             entries[key] = (value, deadline, size, decoded)
             self.nbytes += size
             self._counts["fills"] += 1
             while len(entries) > self.max_entries or self.nbytes > self.max_bytes:
                 _, evicted = entries.popitem(last=False)
+                self.gen += 1
                 self.nbytes -= evicted[2]
                 self._counts["evictions"] += 1
         return True
+
+    # -- recency of batch hits (under the lock) ---------------------------------------------
+    def _note(self, keys: Iterable[str | None], n: int) -> None:
+        """``keys`` (any iterable, read only when applied; None and absent keys are
+        skipped) were hit just now."""
+        self._noted.append((keys, n))
+        self._nnoted += n
+        while self._nnoted > self.max_entries and len(self._noted) > 1:
+            self._nnoted -= self._noted.popleft()[1]
+
+    def hit_many(self, keys: Iterable[str | None], n: int) -> None:
+        """Count ``n`` hits answered elsewhere (``front``) and note their keys' use."""
+        with self._lock:
+            self._note(keys, n)
+            self._counts["hits"] += n
+
+    def _apply_notes(self) -> None:
+        """Move the keys of the noted batch hits to the recent end, oldest note first."""
+        entries = self._entries
+        move, present = entries.move_to_end, entries.__contains__
+        for keys, _ in self._noted:
+            deque(map(move, filter(present, keys)), maxlen=0)  # type: ignore[arg-type]
+        self._noted.clear()
+        self._nnoted = 0
 
     # -- changes --------------------------------------------------------------------------
     def invalidate(self, keys: Iterable[str]) -> None:
@@ -170,11 +216,15 @@ class NearStore:
                     self._remove(key, entry)
                     self._counts[counter] += 1
 
-    def flush(self) -> None:
-        """Forget everything: a channel lost or (re)made, a FLUSHDB, a failover, ``clear``."""
+    def flush(self, reason: str) -> None:
+        """Forget everything: a channel lost or (re)made, a FLUSHDB, a failover, ``clear``
+        (``reason``: one of ``FLUSH_REASONS``)."""
         with self._lock:
+            self._counts[f"flushes_{reason}"] += 1
             self.seq += 1
             self._entries.clear()
+            self._noted.clear()
+            self._nnoted = 0
             self.nbytes = 0
             self._counts["flushes"] += 1
 
@@ -185,54 +235,9 @@ class NearStore:
 
     def _remove(self, key: str, entry: Entry) -> None:
         del self._entries[key]
+        self.gen += 1
         self.nbytes -= entry[2]
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:
             return {**self._counts, "entries": len(self._entries), "bytes": self.nbytes}
-
-
-class Batches:
-    """The answers to recent ``get_many`` calls whose values are all kept decoded, by their
-    exact list of keys: a page that asks for the same fragments on every request gets them
-    in one lookup. An answer is given only while the store's ``seq`` is the one it was
-    built under (no invalidation, drop or flush since, on any key) and before the earliest
-    deadline among its values; a copy of the dict is returned."""
-
-    __slots__ = ("_memo", "_store", "size")
-
-    def __init__(self, store: NearStore, size: int = 32) -> None:
-        self._store = store
-        self.size = size
-        self._memo: dict[tuple[Any, ...], tuple[int, dict[Any, Any], float]] = {}
-
-    def get(self, keys: list[Any], version: Any) -> dict[Any, Any] | None:
-        if not self._memo:
-            return None
-        try:
-            memo = self._memo.get((version, *keys))
-        except TypeError:  # an unhashable key: never remembered
-            return None
-        if memo is None:
-            return None
-        store = self._store
-        if memo[0] != store.seq or memo[2] <= monotonic():
-            return None
-        with store._lock:
-            if memo[0] != store.seq:
-                return None
-            store._counts["hits"] += len(keys)
-        return dict(memo[1])
-
-    def remember(self, keys: list[Any], version: Any, seq: int, found: dict[Any, Any],
-                 deadline: float) -> None:
-        if len(self._memo) >= self.size:
-            self._memo.clear()
-        key = (version, *keys)
-        try:
-            self._memo[key] = (seq, dict(found), deadline)  # the caller may change its dict
-        except TypeError:  # an unhashable key: not remembered
-            pass
-
-    def clear(self) -> None:
-        self._memo.clear()

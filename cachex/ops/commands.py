@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from .. import stats as stats_mod
-from ..config import Endpoint
+from ..config import Endpoint, Settings
 from ..redact import mask_location
 from ..routing import Ring, RingNode, key_slot
 from . import discover
@@ -39,6 +39,21 @@ def _config_error(report: Report, target: Target) -> Report:
         "cachex.E001", target.error or "invalid configuration",
         "Fix CACHES (the message says what is accepted)."))
     return report
+
+
+def _start_for(command: str, target: Target, topology: str,
+               what: str) -> tuple[Report, Settings | None]:
+    """The report of a command for one topology only, and the settings to run it on; None
+    when the report is already complete (LOCATION does not parse, or another topology)."""
+    report = _start(command, target)
+    settings = target.settings
+    if settings is None:
+        return _config_error(report, target), None
+    if settings.topology != topology:
+        report.usage_error = (f"{command!r} needs {what}; {target.alias!r} is "
+                              f"{settings.topology}")
+        return report, None
+    return report, settings
 
 
 # -------------------------------------------------------------------------------- status
@@ -166,12 +181,8 @@ def _cluster_ring(report: Report, target: Target, sample: int, timeout: float) -
 
 # -------------------------------------------------------------------------------- slots
 def slots(target: Target, *, timeout: float = discover.DEFAULT_TIMEOUT) -> Report:
-    report = _start("slots", target)
-    settings = target.settings
+    report, settings = _start_for("slots", target, "cluster", "a Cluster")
     if settings is None:
-        return _config_error(report, target)
-    if settings.topology != "cluster":
-        report.usage_error = f"'slots' needs a Cluster; {target.alias!r} is {settings.topology}"
         return report
     nodes, errors = discover.cluster_nodes(target, settings, timeout)
     if nodes is None:
@@ -206,13 +217,8 @@ def slots(target: Target, *, timeout: float = discover.DEFAULT_TIMEOUT) -> Repor
 
 # -------------------------------------------------------------------------------- sentinel
 def sentinel(target: Target, *, timeout: float = discover.DEFAULT_TIMEOUT) -> Report:
-    report = _start("sentinel", target)
-    settings = target.settings
+    report, settings = _start_for("sentinel", target, "sentinel", "a Sentinel topology")
     if settings is None:
-        return _config_error(report, target)
-    if settings.topology != "sentinel":
-        report.usage_error = (f"'sentinel' needs a Sentinel topology; {target.alias!r} is "
-                              f"{settings.topology}")
         return report
     view = View("sentinel")
     answers = discover.ask_sentinels(target, settings, timeout)

@@ -8,6 +8,8 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from ..backends.parse import AliasConfigError, parse_alias
+from ..compat.options import apply as compat_options
 from ..config import Settings, parse_settings
 from ..drivers import Driver, redis_driver, valkey_driver
 
@@ -17,8 +19,9 @@ BACKENDS = {"redis": "cachex.backends.redis.RedisCache",
 
 @dataclass
 class Target:
-    """One cachex alias as a command sees it. ``error`` is set (and ``settings`` is None)
-    when LOCATION/OPTIONS do not parse: commands report it instead of raising."""
+    """One cachex alias as a command sees it. ``problem`` is set when the backend could not
+    be built from it; ``error`` too (and ``settings`` is None) when not even LOCATION parses:
+    commands and checks report them instead of raising."""
 
     alias: str
     driver_name: str
@@ -28,6 +31,7 @@ class Target:
     version: int = 1
     settings: Settings | None = None
     error: str | None = None
+    problem: AliasConfigError | None = None  # what the backend would refuse, if anything
     conf: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -68,7 +72,13 @@ def make_target(alias: str, conf: Mapping[str, Any], driver_name: str) -> Target
                     key_prefix=str(conf.get("KEY_PREFIX", "") or ""),
                     version=int(conf.get("VERSION", 1) or 1), conf=conf)
     try:
-        target.settings = parse_settings(alias, location, options)
+        target.settings = parse_alias(alias, location, conf, warn=False).settings
+        return target
+    except AliasConfigError as exc:
+        target.problem = exc
+    try:  # LOCATION alone may still parse: the live commands can look at the nodes
+        target.settings = parse_settings(alias, *compat_options(alias, location, options,
+                                                                warn=False))
     except ImproperlyConfigured as exc:
         target.error = str(exc)
     return target

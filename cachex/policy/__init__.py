@@ -5,10 +5,10 @@
 """
 
 from .breaker import CircuitBreaker
-from .core import Policy, build_policy
+from .core import Policy, build_policy, policy_options
 from .failover import FailedReplies
 from .options import FailoverOptions, RetryOptions, parse_failover, parse_retry
 from .retry import RetryPolicy
 
 __all__ = ["CircuitBreaker", "FailedReplies", "FailoverOptions", "Policy", "RetryOptions",
-           "RetryPolicy", "build_policy", "parse_failover", "parse_retry"]
+           "RetryPolicy", "build_policy", "parse_failover", "parse_retry", "policy_options"]

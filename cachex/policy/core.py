@@ -41,16 +41,21 @@ def make_breaker(failover: FailoverOptions) -> CircuitBreaker | None:
     return CircuitBreaker(failover.threshold, failover.cooldown)
 
 
+def policy_options(options: Mapping[str, Any],
+                   topology: str) -> tuple[RetryOptions, FailoverOptions]:
+    """The checked retry and failover options, nothing built (what the system checks run)."""
+    raw_retry = options.get("retry", {})
+    retry = raw_retry.options if isinstance(raw_retry, RetryPolicy) else parse_retry(raw_retry)
+    return retry, parse_failover(options.get("failover"), topology)
+
+
 def build_policy(options: Mapping[str, Any], alias: str, topology: str) -> Policy:
     """The policy for one alias from its OPTIONS; ValueError (naming the key) when invalid.
 
     ``OPTIONS['retry']`` may be a dict, None/False (no retries), a ``RetryOptions`` or a ready
     ``RetryPolicy``; ``OPTIONS['failover']`` a dict, None or a ``FailoverOptions``.
     """
-    raw_retry = options.get("retry", {})
-    retry_options: RetryOptions = (raw_retry.options if isinstance(raw_retry, RetryPolicy)
-                                   else parse_retry(raw_retry))
-    failover = parse_failover(options.get("failover"), topology)
+    retry_options, failover = policy_options(options, topology)
     stats = register(alias)
     retry = RetryPolicy(retry_options, alias, stats, follow_moves=topology == "cluster")
     return Policy(alias, retry, failover, make_breaker(failover), stats)

@@ -19,6 +19,7 @@ from ..exceptions import (
     PoolExhausted,
     ReadOnlyNode,
 )
+from ..optioncheck import reject_unknown
 
 # The error class names a user may list under OPTIONS['retry']['on'].
 ERROR_CLASSES = ("connection", "timeout", "cluster_down", "readonly")
@@ -95,10 +96,7 @@ def parse_retry(raw: Any) -> RetryOptions:
         return RetryOptions(attempts=1)
     if not isinstance(raw, Mapping):
         raise ValueError(f"OPTIONS['retry'] must be a dict (or None to disable), got {raw!r}")
-    unknown = [k for k in raw if k not in RETRY_KEYS]
-    if unknown:
-        raise ValueError(f"unknown OPTIONS['retry'] key {unknown[0]!r}; accepted: "
-                         f"{', '.join(RETRY_KEYS)}")
+    reject_unknown(raw, RETRY_KEYS, "OPTIONS['retry']")
     base = RetryOptions()
     attempts = raw.get("attempts", base.attempts)
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
@@ -139,10 +137,7 @@ def parse_failover(raw: Any, topology: str) -> FailoverOptions:
     elif isinstance(raw, FailoverOptions):
         options = raw
     elif isinstance(raw, Mapping):
-        unknown = [k for k in raw if k not in FAILOVER_KEYS]
-        if unknown:
-            raise ValueError(f"unknown OPTIONS['failover'] key {unknown[0]!r}; accepted: "
-                             f"{', '.join(FAILOVER_KEYS)}")
+        reject_unknown(raw, FAILOVER_KEYS, "OPTIONS['failover']")
         base = FailoverOptions()
         threshold = raw.get("threshold", default_threshold(topology))
         if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:

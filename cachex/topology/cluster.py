@@ -234,7 +234,7 @@ class ClusterTopology(Topology):
     def aclient(self, key: str, write: bool = True) -> Any:
         if self.settings.read_from_replicas and not write:
             return self._agated_cluster() if self.settings.pool.max_connections else \
-                self.acluster_client()
+                _Initialised(self.acluster_client())
         return _ACaller(self, self._endpoint_aclient(self.endpoint(self.locate(key))))
 
     def node_client(self, node: Any) -> Any:
@@ -491,6 +491,32 @@ class _ACaller(_Caller):
 
 
 
+def _no_op() -> None:
+    return None
+
+
+class _Initialised:
+    """The driver's asyncio cluster client, awaited into its initialised state before each
+    command (a no-op once it is).
+
+    Why: redis-py 8's asyncio cluster client decides how to route a command before it
+    initialises; commands issued while the first initialisation (or one after a node
+    failure) is under way are routed as keyless, to a primary that answers MOVED, and after
+    a few MOVEDs the client closes every connection, including those other callers are
+    reading from (a burst of concurrent replica reads failed with "connection closed by
+    server"). Waiting for ``initialize()`` first routes every command by its slot.
+    """
+
+    __slots__ = ("client",)
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    async def execute_command(self, *args: Any) -> Any:
+        await self.client.initialize()
+        return await self.client.execute_command(*args)
+
+
 class _Gated:
     """The driver's cluster client with at most ``size`` commands in flight from this
     process (async: from this event loop); a caller waits up to ``wait`` for its turn,
@@ -513,6 +539,8 @@ class _Gated:
         if not (yield Io(self.slots.acquire, self._within, True, self.wait)):
             raise pool_exhausted(self.label, self.size, self.wait)
         try:
+            if self.run is aperform:  # (the sync client is initialised when built)
+                yield Io(_no_op, self.client.initialize)
             return (yield Io(self.client.execute_command, self.client.execute_command, *args))
         finally:
             self.slots.release()

@@ -381,6 +381,38 @@ async def test_read_from_replicas_reads_single_keys_on_replicas_async(
     await cache.adisconnect()
 
 
+def moved_replies(nodes: list[Any]) -> int:
+    """MOVED errors the nodes answered since their last CONFIG RESETSTAT."""
+    total = 0
+    for node in nodes:
+        entry = node.execute("INFO", "errorstats").get("errorstat_MOVED")
+        total += int(entry["count"]) if entry else 0
+    return total
+
+
+@pytest.mark.parametrize("bounded", [False, True], ids=["unbounded", "max_connections"])
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_concurrent_first_replica_reads_are_routed_by_slot(make_cache: Any, lab: Cluster,
+                                                           driver: str, bounded: bool) -> None:
+    """100 replica reads issued at once on a fresh event loop, before the driver's cluster
+    client has initialised: each goes to its slot's node. (redis-py 8 routed the ones issued
+    during initialisation as keyless, to a primary answering MOVED, and after a few MOVEDs
+    closed every connection under the other callers.)"""
+    wait_replicas_announced(lab)
+    pool = {"max_connections": 10, "pool_timeout": 5.0} if bounded else {}
+    cache = build(make_cache, lab, driver, read_from_replicas=True, pool=pool)
+    keys = [f"first-read:{i}" for i in range(100)]
+    cache.set_many({k: i for i, k in enumerate(keys)})
+    wait_replicated(lab)
+    reset_stats(lab.nodes)
+
+    async def burst() -> list[Any]:
+        return await asyncio.gather(*(cache.aget(k) for k in keys), return_exceptions=True)
+
+    assert asyncio.run(burst()) == list(range(100))
+    assert moved_replies(lab.nodes) == 0
+
+
 def test_reads_stay_on_primaries_by_default(make_cache: Any, lab: Cluster) -> None:
     cache = build(make_cache, lab, "redis")
     keys = [f"primary-read:{i}" for i in range(30)]

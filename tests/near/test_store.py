@@ -10,7 +10,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 from cachex.config import ConfigError
 from cachex.near import NearStore, parse_near
-from cachex.near.store import Batches, immutable
+from cachex.near.front import Front
+from cachex.near.keys import MadeKeys
+from cachex.near.store import immutable
 
 
 def _put(store: NearStore, key: str, value: bytes, pttl: int = -1,
@@ -79,7 +81,7 @@ def test_a_reply_older_than_an_invalidation_is_not_stored() -> None:
     store.invalidate(["k"])  # arrives while the GET is in flight
     assert not _put(store, "k", b"old", token=token)
     assert store.get("k") is None
-    for change in (lambda: store.drop(["x"]), store.flush, store.bump):
+    for change in (lambda: store.drop(["x"]), lambda: store.flush("local"), store.bump):
         token = store.seq
         change()
         assert not _put(store, "k", b"old", token=token)
@@ -91,24 +93,10 @@ def test_invalidation_and_flush_drop_values() -> None:
     _put(store, "b", b"2")
     store.invalidate(["a", "unknown"])
     assert store.get("a") is None and store.get("b") is not None
-    store.flush()
+    store.flush("local")
     assert len(store) == 0 and store.nbytes == 0
     stats = store.snapshot()
-    assert stats["invalidations"] == 1 and stats["flushes"] == 1
-
-
-def test_the_batch_memo_answers_only_while_nothing_changed() -> None:
-    store = NearStore(max_entries=10, max_bytes=10_000)
-    batches = Batches(store)
-    batches.remember(["a"], None, store.seq, {"a": "1"}, time.monotonic() + 60)
-    got = batches.get(["a"], None)
-    assert got == {"a": "1"}
-    got["a"] = "mutated"  # a copy: the memo is not changed by the caller
-    assert batches.get(["a"], None) == {"a": "1"}
-    store.invalidate(["zzz"])  # any change voids it
-    assert batches.get(["a"], None) is None
-    batches.remember(["a"], None, store.seq, {"a": "1"}, time.monotonic() - 1)
-    assert batches.get(["a"], None) is None  # past the earliest deadline
+    assert stats["invalidations"] == 1 and stats["flushes"] == stats["flushes_local"] == 1
 
 
 @pytest.mark.parametrize("value, shared", [
@@ -157,11 +145,62 @@ def test_near_cache_with_a_stampede_mode_that_wraps_values_is_refused(
             "near_cache": True, "stampede": "early"}})
 
 
-def test_the_batch_memo_keeps_its_own_copy() -> None:
-    store = NearStore(max_entries=10, max_bytes=10_000)
-    batches = Batches(store)
-    found = {"a": "1"}
-    batches.remember(["a"], None, store.seq, found, time.monotonic() + 60)
-    found["b"] = "added by the caller"
-    assert batches.get(["a"], None) == {"a": "1"}
-    assert batches.get([["unhashable"]], None) is None
+def test_batch_hits_count_for_recency_before_an_eviction() -> None:
+    store = NearStore(max_entries=3, max_bytes=10_000)
+    for key in "abc":
+        _put(store, key, b"1")
+    assert None not in store.get_many(["a"])  # noted, not yet moved
+    _put(store, "d", b"4")  # full: the notes are applied first, then the oldest goes
+    assert store.get("b") is None and store.get("a") is not None
+    assert store.get("d") is not None  # the key just filled is never the one evicted
+
+
+def _front(max_entries: int = 10) -> tuple[NearStore, Front]:
+    store = NearStore(max_entries=max_entries, max_bytes=10_000)
+    made = MadeKeys(max_entries)
+    made.learn(["a", "b"], [":1:a", ":1:b"], 1)
+    return store, Front(store, made)
+
+
+def test_the_front_answers_only_while_the_store_is_unchanged() -> None:
+    store, front = _front()
+    seq, gen = store.seq, store.gen
+    front.add(seq, gen, 1, ["a", "b"], ["x", "y"], float("inf"))
+    got = front.get(["a", "b"], 1)
+    assert got == {"a": "x", "b": "y"}
+    got["a"] = "mutated"  # the caller's own dict
+    assert front.get(["b", "a"], 1) == {"a": "x", "b": "y"}
+    assert front.get(["a", "zzz"], 1) is None and front.get(["a"], 2) is None
+    assert store.snapshot()["hits"] == 4
+    store.invalidate(["unrelated"])  # any change: the front no longer answers
+    assert front.get(["a"], 1) is None
+    assert front._views == {}  # nor holds values the store may have let go of
+    front.add(seq, gen, 1, ["a"], ["x"], float("inf"))  # read before that change: refused
+    assert front.get(["a"], 1) is None
+
+
+def test_the_front_follows_evictions_and_the_earliest_deadline() -> None:
+    store, front = _front(max_entries=1)
+    front.add(store.seq, store.gen, 1, ["a"], ["x"], float("inf"))
+    _put(store, "p", b"1")
+    _put(store, "q", b"2")  # evicts p: the store let a value go, the front follows
+    assert front.get(["a"], 1) is None
+    front.add(store.seq, store.gen, 1, ["a"], ["x"], time.monotonic() - 1)
+    assert front.get(["a"], 1) is None  # past the earliest deadline among its values
+
+
+def test_the_front_keeps_only_str_keys() -> None:
+    store, front = _front()
+    front.add(store.seq, store.gen, 1, ["1", 1], ["s", "i"], float("inf"))
+    assert front.get(["1"], 1) == {"1": "s"}
+    assert front.get([1], 1) is None and front.get([["unhashable"]], 1) is None
+
+
+def test_front_hits_count_for_recency_too() -> None:
+    store, front = _front(max_entries=3)  # "a" remembered as ":1:a"
+    for key in (":1:a", ":1:b", ":1:c"):
+        _put(store, key, b"1")
+    front.add(store.seq, store.gen, 1, ["a"], ["x"], float("inf"))
+    assert front.get(["a"], 1) == {"a": "x"}  # answered by the front, noted for the store
+    _put(store, ":1:d", b"4")
+    assert store.get(":1:b") is None and store.get(":1:a") is not None

@@ -3,11 +3,14 @@ the ``check --deploy`` live probe on a real server."""
 
 from __future__ import annotations
 
+import ast
 import io
 import logging
+import os
 import re
 import select
 import socket
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -144,11 +147,94 @@ def test_manage_py_check_runs_the_checks_through_the_app(settings: Any) -> None:
     err = io.StringIO()
     call_command("check", stderr=err)
     assert "cachex.W001" in err.getvalue() and "CACHES['risky']" in err.getvalue()
-    # An alias that cannot be built stops `check` already in Django's own cache checks
-    # (they build every cache), with cachex's message naming alias, problem and fix.
-    settings.CACHES = caches(bad={"LOCATION": "redis://h:notaport/0"})
-    with pytest.raises(ImproperlyConfigured, match=r"'bad'.*notaport"):
-        call_command("check")
+
+
+def documented_misconfigurations() -> list[tuple[str, str, Any, dict[str, Any]]]:
+    """The rows of docs/configuration.md's table: (id, what, LOCATION, OPTIONS)."""
+    doc = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text()
+    section = doc.split("### Misconfigurations and their check ids", 1)[1].split("\n\n## ")[0]
+    rows = []
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and re.fullmatch(r"`cachex\.E\d{3}`", cells[0]):
+            rows.append((cells[0].strip("`"), cells[1], ast.literal_eval(cells[2].strip("`")),
+                         ast.literal_eval(cells[3].strip("`"))))
+    return rows
+
+
+OPTIONAL_LIBRARIES = ("msgpack", "lz4", "lz4.frame", "zstandard", "prometheus_client",
+                      "opentelemetry", "opentelemetry.metrics")
+
+
+@pytest.mark.parametrize(("check_id", "what", "location", "options"),
+                         documented_misconfigurations(), ids=lambda v: str(v)[:40])
+def test_manage_py_check_reports_each_documented_misconfiguration(
+        settings: Any, monkeypatch: pytest.MonkeyPatch, check_id: str, what: str,
+        location: Any, options: dict[str, Any]) -> None:
+    """``manage.py check`` reports the id the configuration docs give, with the backend's
+    own message and a hint, and the run goes on: Django's own cache checks (which build
+    every alias) still report a file-based alias's relative LOCATION."""
+    if check_id == "cachex.E002":
+        for name in OPTIONAL_LIBRARIES:
+            monkeypatch.setitem(sys.modules, name, None)  # the import fails
+    settings.CACHES = {**caches(bad={"LOCATION": location, "OPTIONS": options}),
+                       "files": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                                 "LOCATION": "relative/cache/dir"}}
+    with pytest.raises(ImproperlyConfigured) as built:  # what the backend itself says
+        caches_handler()["bad"]
+    err = io.StringIO()
+    with pytest.raises(SystemCheckError) as raised:
+        call_command("check", stderr=err)
+    report = str(raised.value) + err.getvalue()
+    assert f"CACHES['bad']: ({check_id}) {built.value}" in report
+    assert "HINT:" in report
+    assert "caches.W003" in report  # Django's check of the other alias ran to its end
+    assert not [line for line in report.splitlines() if re.search(r"cachex\.E\d{3}", line)
+                and check_id not in line]
+
+
+def caches_handler() -> Any:
+    from django.core.cache import caches as handler
+
+    return handler
+
+
+def test_every_error_id_has_a_documented_misconfiguration() -> None:
+    rows = documented_misconfigurations()
+    assert len(rows) >= 10
+    documented = {row[0] for row in rows}
+    assert documented == {i for i, (level, _) in CATALOGUE.items()
+                          if level == "error" and int(i[-3:]) < 10}
+
+
+def test_check_deploy_goes_on_past_an_unbuildable_alias(settings: Any, tmp_path: Path) -> None:
+    """Django's deploy-only cache check (cache inside STATIC_ROOT) builds every alias too; it
+    still reports the file-based one, and the stand-in is gone afterwards."""
+    from django.core.cache import caches as handler
+
+    settings.STATIC_ROOT = str(tmp_path)
+    settings.CACHES = {**caches(bad={"LOCATION": "redis://h:notaport/0"}),
+                       "files": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                                 "LOCATION": str(tmp_path)}}
+    with pytest.raises(SystemCheckError) as raised:
+        call_command("check", "--deploy", "--tag", "caches")
+    assert "(cachex.E001) cachex cache 'bad'" in str(raised.value)
+    assert "caches.W002" in str(raised.value)
+    with pytest.raises(ImproperlyConfigured, match="notaport"):
+        handler["bad"]  # built outside the checks, the alias still refuses to start
+
+
+def test_manage_py_check_in_a_fresh_process() -> None:
+    """The real start-up path: ``django-admin check`` with a settings module holding a
+    cachex alias that cannot be built exits 1 with cachex's id, not a traceback."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.ops.settings_bad",
+           "PYTHONPATH": str(Path(__file__).parents[2])}
+    done = subprocess.run([sys.executable, "-m", "django", "check"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert "CACHES['bad']: (cachex.E001) cachex cache 'bad': OPTIONS['failover']['mode']" \
+        in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_deploy_probe(settings: Any) -> None:

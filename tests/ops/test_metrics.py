@@ -250,3 +250,63 @@ def test_async_rerouted_batches_are_labelled_like_sync_ones(three: list[Server])
             assert_rerouted_on(seen, three, victim, {("MGET", "rerouted"): 1,
                                                      ("SET", "rerouted"): 1},
                                f"fast_path={fast_path} async={asynchronous}")
+
+
+def get_many(cache: Any, keys: list[str], asynchronous: bool) -> dict[str, Any]:
+    return asyncio.run(cache.aget_many(keys)) if asynchronous else cache.get_many(keys)
+
+
+@pytest.mark.parametrize("mode", ["reroute", "fail_open"])
+def test_hits_and_misses_of_batches_served_by_a_failover(three: list[Server], settings: Any,
+                                                         mode: str) -> None:
+    """get_many over three shards with one dead: the keys the live shards served, the dead
+    shard's keys rerouted (their stand-in's answers) or failed open (misses, as the caller
+    sees them) are all counted, sync and async; read through ``cachex.metrics.snapshot`` /
+    ``cachex.stats`` and scraped from the Prometheus collector."""
+    from cachex import stats
+    from cachex.metrics import snapshot
+
+    victim = three[1]
+    keys = [f"b{i}" for i in range(60)]
+    stored = {k: i for i, k in enumerate(keys) if i % 2 == 0}
+    registries: dict[str, Any] = {}
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    for asynchronous in (False, True):
+        alias = f"{mode}_{'async' if asynchronous else 'sync'}"
+        registries[alias] = CollectorRegistry()
+        settings.CACHES = {**settings.CACHES, alias: {
+            "BACKEND": "cachex.backends.redis.RedisCache", "LOCATION": [n.url for n in three],
+            "KEY_PREFIX": "hm", "OPTIONS": {
+                "pool": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
+                "failover": {"mode": mode, "threshold": 100, "cooldown": 30},
+                "metrics": {"prometheus": {"registry": registries[alias]}}}}}
+    from django.core.cache import caches
+
+    caches["reroute_sync" if mode == "reroute" else "fail_open_sync"].set_many(stored)
+    victim.kill()
+    for asynchronous in (False, True):
+        alias = f"{mode}_{'async' if asynchronous else 'sync'}"
+        cache = caches[alias]
+        mine = [k for k in keys
+                if cache._topology.locate(cache.make_key(k)) == victim.address]
+        assert mine and len(mine) < len(keys)
+        seen = [get_many(cache, keys, asynchronous)]  # the outage met: retries, failover
+        cache.set_many({k: "again" for k in mine})  # rerouted to a stand-in, or dropped
+        seen.append(get_many(cache, keys, asynchronous))  # reroute: found on the stand-in
+        hits = sum(len(found) for found in seen)
+        misses = 2 * len(keys) - hits
+        if mode == "reroute":
+            assert {k for k in mine if k in seen[1]} == set(mine)  # served, as hits
+        else:
+            assert not [k for k in mine if k in seen[0] or k in seen[1]]
+        assert hits and misses
+        got = snapshot(alias)
+        assert (got["hits"], got["misses"]) == (hits, misses), alias
+        outcome = "rerouted" if mode == "reroute" else "failed_open"
+        assert got["operations"][f"{victim.address} MGET {outcome}"] == 2
+        assert stats.snapshot(alias)["reroutes" if mode == "reroute" else "fail_open"] >= 2
+        registry = registries[alias]
+        scraped = {s.name: s.value for fam in text_string_to_metric_families(
+            generate_latest(registry).decode()) for s in fam.samples
+            if s.name in ("cachex_hits_total", "cachex_misses_total")}
+        assert scraped == {"cachex_hits_total": hits, "cachex_misses_total": misses}, alias

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from cachex.exceptions import ConnectionFailed
+from cachex.exceptions import ConnectionFailed, WrongType
 from cachex.redact import key_hash
 from cachex.testing import servers
 from tests.security._util import all_logs, error_texts, leaks
@@ -100,3 +100,23 @@ def test_log_keys_decides_how_errors_show_keys(mode: str, shown: Any, make_cache
     assert shown(cache.make_key("user:42:profile")) in str(info.value)
     if mode != "full":
         assert "user:42:profile" not in str(info.value)
+
+
+@pytest.mark.parametrize(("mode", "shown"), [
+    ("hash", lambda k: f"key#{key_hash(k)}"),
+    ("prefix", lambda k: f"{k[:12]!r}…#{key_hash(k)}"),
+    ("full", repr),
+])
+def test_log_keys_decides_how_wrong_type_errors_show_keys(mode: str, shown: Any,
+                                                          make_cache: Any,
+                                                          single_server: Any) -> None:
+    """The extended API's WRONGTYPE message (with the type the key really holds) shows the
+    key as the alias's other errors do."""
+    cache = make_cache(single_server.url, KEY_PREFIX="dbg", OPTIONS={"log_keys": mode})
+    cache.set("user:42:profile", "a string")
+    with pytest.raises(WrongType) as info:
+        cache.lpush("user:42:profile", 1)
+    message = str(info.value)
+    assert shown(cache.make_key("user:42:profile")) in message and "holds a string" in message
+    if mode != "full":
+        assert "user:42:profile" not in message

@@ -81,9 +81,9 @@ def command(key: Any, made: str, kind: str, args: tuple[Any, ...], *, write: boo
             idempotent: bool = True) -> Flow[Any]:
     """One command on ``made`` that expects a ``kind`` key (hash, list, set, zset, string).
 
-    A WRONGTYPE reply becomes a ``WrongType`` naming the key (in the redacted form of
-    :mod:`cachex.redact`) and the type it really holds (one extra TYPE round-trip, only on
-    that error path).
+    A WRONGTYPE reply becomes a ``WrongType`` naming the key (as the alias's
+    ``OPTIONS['log_keys']`` shows keys, see :mod:`cachex.redact`) and the type it really
+    holds (one extra TYPE round-trip, only on that error path).
     """
     try:
         return (yield Call(made, args, write=write, idempotent=idempotent))
@@ -92,9 +92,10 @@ def command(key: Any, made: str, kind: str, args: tuple[Any, ...], *, write: boo
             actual = text((yield Call(made, ("TYPE", made), write=False)))
         except Exception:  # the type is a courtesy; the original error still stands
             actual = "value of another type"
-        raise WrongType(
-            f"{args[0]} on {_show_key(made)} needs a {kind}, but the key holds a {actual}"
-        ) from exc
+        where = exc.where or f"{args[0]} on {_show_key(made)}"  # (the router's form)
+        err = WrongType(f"{where} needs a {kind}, but the key holds a {actual}")
+        err.where = where
+        raise err from exc
 
 
 def together(c: Host, name: str, made: Sequence[str]) -> None:
