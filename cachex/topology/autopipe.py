@@ -18,7 +18,13 @@ Semantics stay those of the direct path, because only the plain outcome is settl
   follows it key by key; MOVED also marks the slot map stale;
 - commands of one node keep their queue order in the batch, so a task's commands (each
   awaited before the next) keep their order;
-- the flush is its own task: cancelling a caller never interrupts a batch on the wire.
+- the flush is its own task: cancelling a caller never interrupts a batch on the wire;
+- plain GETs of one node (of one slot in a Cluster), ``MERGE_AT`` or more in a flush, go
+  as one ``MULTI``/``MGET``/``EXISTS``/``EXEC``: one command to pack and to run instead of
+  one per key. ``MGET`` answers nil for a key holding a list (where ``GET`` fails with
+  WRONGTYPE); ``EXISTS`` over the same keys, in the same transaction, counts those, so a
+  nil is settled as a miss only when there are none, and otherwise its caller asks again
+  on the direct path, as does every caller of a group that met a redirect or an error.
 
 Only commands whose raw reply is what the driver returns (after its callbacks, mirrored by
 ``_convert``) are queued; anything else takes the direct path. Nothing here touches a
@@ -32,6 +38,7 @@ from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import CachexError
+from ..routing.slots import key_slot
 from ..steps import aperform
 from ..translate import translate
 from . import wire
@@ -54,6 +61,9 @@ RAW = frozenset({
 AS_BOOL = frozenset({"EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT", "PERSIST",
                      "HEXISTS", "SMOVE"})
 COMMANDS = RAW | AS_BOOL | {"SET"}
+# Plain GETs of one node (one slot) merged into one MGET from this many on: below it, the
+# transaction's three extra commands cost more than the packing saved.
+MERGE_AT = 8
 
 
 def _convert(args: Command, reply: Any) -> Any:
@@ -80,6 +90,19 @@ class _Detour(Exception):
 
 # (node, key, args, write, future) for one queued command
 _Entry = tuple[Hashable, str, Command, bool, "asyncio.Future[Any]"]
+
+
+class _Merged(list):  # type: ignore[type-arg]
+    """The entries of plain GETs sent as one MGET (``AutoPipeliner._plan``)."""
+
+    __slots__ = ()
+
+    def commands(self) -> list[Command]:
+        keys = [entry[2][1] for entry in self]
+        return [("MULTI",), ("MGET", *keys), ("EXISTS", *keys), ("EXEC",)]
+
+
+_Item = _Entry | _Merged  # one caller's command, or a merged group (four commands)
 
 
 class AutoPipeliner:
@@ -194,32 +217,96 @@ class AutoPipeliner:
             else:
                 entries.append(entry)
         nodes = list(per_node)
+        plans = [self._plan(per_node[n]) for n in nodes]
         try:
             # The base method on purpose: a redirect is settled per caller here (a detour to
             # the direct path), not by the Cluster's batch fallback, which would make one
             # key's failing redirect everyone's error.
             results = await Topology.aexecute_many(
-                self._topology, [(n, [e[2] for e in per_node[n]]) for n in nodes])
+                self._topology, [(n, plan[1]) for n, plan in zip(nodes, plans)])
         except BaseException as exc:  # cancelled with the loop, or an unexpected error
             for entries in per_node.values():
                 self._fail(entries, exc)
             if not isinstance(exc, Exception):
                 raise
             return
-        for node, result in zip(nodes, results):
-            entries = per_node[node]
+        for node, (items, _), result in zip(nodes, plans, results):
             if isinstance(result, BaseException):
-                self._fail(entries, result)
+                self._fail(per_node[node], result)
                 continue
-            clean = type(result) is wire.Clean
-            for entry, reply in zip(entries, result):
-                future = entry[4]
-                if future.done():  # its caller was cancelled: nothing to tell
-                    continue
-                if clean or not isinstance(reply, self._driver_error):
-                    future.set_result(_convert(entry[2], reply))
+            if items is None:  # nothing merged: one reply per entry
+                self._settle(per_node[node], result, type(result) is wire.Clean)
+                continue
+            at = 0
+            for item in items:
+                if type(item) is _Merged:
+                    self._settle_merged(item, result[at:at + 4])
+                    at += 4
                 else:
-                    future.set_exception(self._reply_error(entry, reply))
+                    self._settle([item], result[at:at + 1], False)  # type: ignore[list-item]
+                    at += 1
+
+    def _plan(self, entries: list[_Entry]) -> tuple[list[_Item] | None, list[Command]]:
+        """(None, the commands) when nothing is merged, else (the items, the commands):
+        ``MERGE_AT`` or more plain GETs (of one slot in a Cluster) become one group."""
+        gets = [e for e in entries if e[2][0] == "GET" and len(e[2]) == 2]
+        if len(gets) < MERGE_AT:
+            return None, [e[2] for e in entries]
+        groups: dict[int, _Merged] = {}
+        if self._redirect is None:
+            groups[0] = _Merged(gets)
+        else:  # Cluster: an MGET must stay within one slot
+            for entry in gets:
+                groups.setdefault(key_slot(entry[2][1]), _Merged()).append(entry)
+        items: list[_Item] = [e for e in entries if not (e[2][0] == "GET" and len(e[2]) == 2)]
+        for group in groups.values():
+            if len(group) >= MERGE_AT:
+                items.append(group)
+            else:
+                items += group
+        commands: list[Command] = []
+        for item in items:
+            if type(item) is _Merged:
+                commands += item.commands()
+            else:
+                commands.append(item[2])  # type: ignore[arg-type]
+        return items, commands
+
+    def _settle(self, entries: list[_Entry], replies: list[Any], clean: bool) -> None:
+        for entry, reply in zip(entries, replies):
+            future = entry[4]
+            if future.done():  # its caller was cancelled: nothing to tell
+                continue
+            if clean or not isinstance(reply, self._driver_error):
+                future.set_result(_convert(entry[2], reply))
+            else:
+                future.set_exception(self._reply_error(entry, reply))
+
+    def _settle_merged(self, group: _Merged, replies: list[Any]) -> None:
+        """A merged group's replies (OK, QUEUED, QUEUED, [values, count]). A nil is a miss
+        only when no key of the group holds another type (``EXISTS`` counted no more keys
+        than ``MGET`` found); otherwise, and after any error reply (a redirect, say), the
+        callers concerned ask again on the direct path, which answers each exactly."""
+        done = replies[3] if len(replies) == 4 else None
+        if type(done) is list and len(done) == 2 and type(done[0]) is list \
+                and len(done[0]) == len(group) and type(done[1]) is int:
+            values: list[Any] = done[0]
+            exact = done[1] == len(values) - values.count(None)
+            for entry, value in zip(group, values):
+                future = entry[4]
+                if not future.done():
+                    if value is not None or exact:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(_Detour(None))
+            return
+        if self._redirect is not None:  # a MOVED marks the slot map stale
+            for reply in replies:
+                if isinstance(reply, self._driver_error):
+                    self._redirect(reply)
+        for entry in group:
+            if not entry[4].done():
+                entry[4].set_exception(_Detour(None))
 
     def _reply_error(self, entry: _Entry, reply: BaseException) -> _Detour:
         """An error reply: a redirect goes to the direct path, anything else is that

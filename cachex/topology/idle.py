@@ -157,7 +157,10 @@ class AsyncIdle(Idle):
                 return conn
             await conn.disconnect(nowait=True)
             await pool.release(conn)
-        return await self._checkout(pool)
+        conn = await self._checkout(pool)
+        if seam.abroken(conn):  # reset while pooled: wire.asend connects it again
+            await conn.disconnect(nowait=True)
+        return conn
 
     async def give(self, pool: Any, conn: Any) -> None:  # type: ignore[override]
         if not (conn.is_connected and self._keep(pool, conn)):

@@ -56,10 +56,20 @@ def stream_writer(conn: Any) -> Any:
 
 
 def aquiet(conn: Any) -> bool:
-    """Nothing received on an idle asyncio connection: no end of stream, no stray bytes.
-    (The event loop has already read whatever arrived; this looks at its buffer.)"""
+    """Nothing received on an idle asyncio connection: no end of stream, no stray bytes, no
+    reset. (The event loop has already read whatever arrived; this looks at its buffer.)"""
     reader = conn._reader
-    return reader is not None and not reader.at_eof() and not reader._buffer
+    return (reader is not None and not reader.at_eof() and not reader._buffer
+            and reader.exception() is None)
+
+
+def abroken(conn: Any) -> bool:
+    """An asyncio connection the event loop has already seen fail: a reset or a lost
+    connection leaves its error on the stream (not an end of stream), which the drivers'
+    own pool check (unread bytes, end of stream) does not look at. Such a connection
+    would fail its next command at once, without reaching the server."""
+    reader = conn._reader
+    return reader is not None and reader.exception() is not None
 
 
 def pool_state(pool: Any) -> dict[str, Any]:

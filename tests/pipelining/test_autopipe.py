@@ -41,8 +41,19 @@ def batches(monkeypatch: pytest.MonkeyPatch) -> list[list[Any]]:
     return seen
 
 
+def calls_in(cmds: list[Any]) -> int:
+    """Callers served by one node's commands: a merged MGET serves one per key, and its
+    transaction's MULTI, EXISTS and EXEC serve nobody."""
+    return sum(len(c) - 1 if c[0] == "MGET" else 0 if c[0] in ("MULTI", "EXISTS", "EXEC")
+               else 1 for c in cmds)
+
+
 def commands_in(batches: list[list[Any]]) -> int:
-    return sum(len(cmds) for flush in batches for _, cmds in flush)
+    return sum(calls_in(cmds) for flush in batches for _, cmds in flush)
+
+
+def mgets_in(batches: list[list[Any]]) -> list[tuple[Any, ...]]:
+    return [c for flush in batches for _, cmds in flush for c in cmds if c[0] == "MGET"]
 
 
 def piped(make_cache: Any, topology: str, **options: Any) -> Any:
@@ -79,18 +90,60 @@ def test_an_error_reply_mid_batch_fails_only_its_caller(make_cache: Any,
     cache.set_many({f"ok:{i}": i for i in range(20)})
     labs.lab("single").client().rpush(cache.make_key("a-list"), b"x")
 
-    async def main() -> list[Any]:
-        calls = [cache.aget(f"ok:{i}") for i in range(10)]
+    async def main() -> list[Any]:  # fewer GETs than MERGE_AT: each one is sent as it is
+        calls = [cache.ahas_key(f"ok:{i}") for i in range(10)]
         calls += [cache.aget("a-list")]
-        calls += [cache.aget(f"ok:{i}") for i in range(10, 20)]
+        calls += [cache.aincr(f"ok:{i}") for i in range(10, 20)]
         return await asyncio.gather(*calls, return_exceptions=True)
 
     results = asyncio.run(main())
     assert isinstance(results[10], WrongType)
-    assert results[:10] + results[11:] == list(range(20))
+    assert results[:10] + results[11:] == [True] * 10 + list(range(11, 21))
     wrong = cache.make_key("a-list")
     assert any(("GET", wrong) in cmds and len(cmds) > 1
                for flush in batches for _, cmds in flush), "the bad GET was not mid-batch"
+
+
+def test_merged_gets_answer_each_caller_exactly(make_cache: Any,
+                                                batches: list[list[Any]]) -> None:
+    """Concurrent GETs of one node go as one MGET; each caller still gets its own value,
+    its own miss (default), and a GET of a list its own WRONGTYPE (MGET alone would have
+    answered nil: the transaction's EXISTS gives it away); the others are not affected."""
+    cache = piped(make_cache, "single")
+    cache.set_many({f"m:{i}": {"n": i} for i in range(20)})
+    cache.delete_many([f"gone:{i}" for i in range(5)])
+    labs.lab("single").client().rpush(cache.make_key("m-list"), b"x")
+    wanted = [f"m:{i}" for i in range(20)] + [f"gone:{i}" for i in range(5)] + ["m:3", "m:3"]
+
+    async def flush(extra: list[str]) -> list[Any]:
+        return await asyncio.gather(*[cache.aget(k, "miss") for k in wanted + extra],
+                                    return_exceptions=True)
+
+    expected = [{"n": i} for i in range(20)] + ["miss"] * 5 + [{"n": 3}, {"n": 3}]
+    assert asyncio.run(flush([])) == expected
+    assert len(batches) == 1 and mgets_in(batches), "the GETs were not merged"
+    assert len(mgets_in(batches)[0]) - 1 == len(wanted) - 1  # all but the lone first call
+
+    results = asyncio.run(flush(["m-list"]))
+    assert isinstance(results[-1], WrongType)
+    assert results[:-1] == expected
+    assert len(mgets_in(batches)) == 2
+
+
+def test_merged_gets_stay_within_one_slot_in_a_cluster(make_cache: Any,
+                                                       batches: list[list[Any]]) -> None:
+    cache = piped(make_cache, "cluster")
+    tagged = [f"{{user:7}}:{i}" for i in range(12)]
+    spread = [f"spread:{i}" for i in range(12)]
+    cache.set_many({k: k for k in tagged + spread})
+
+    async def main() -> list[Any]:
+        return await asyncio.gather(*[cache.aget(k) for k in tagged + spread])
+
+    assert asyncio.run(main()) == tagged + spread
+    mgets = mgets_in(batches)
+    assert len(mgets) == 1 and len(mgets[0]) - 1 >= len(tagged) - 1  # one slot's keys
+    assert all("user:7" in key for key in mgets[0][1:])
 
 
 def test_a_cancelled_caller_disturbs_nobody(make_cache: Any, batches: list[list[Any]]) -> None:
