@@ -157,8 +157,13 @@ class AsyncIdle(Idle):
                 return conn
             await conn.disconnect(nowait=True)
             await pool.release(conn)
+        return await self._checked_out(pool)
+
+    async def _checked_out(self, pool: Any) -> Any:
+        """The pool's connection; asyncio only: one the event loop saw reset while it was
+        pooled is closed first (``wire.asend`` connects it again)."""
         conn = await self._checkout(pool)
-        if seam.abroken(conn):  # reset while pooled: wire.asend connects it again
+        if seam.abroken(conn):
             await conn.disconnect(nowait=True)
         return conn
 
