@@ -39,7 +39,7 @@ from .steps import Each, Io, Retry, Steps, aperform, perform
 from .topology import Topology
 from .topology.autopipe import AutoPipeliner
 from .topology.wire import Clean
-from .translate import translate, unreachable
+from .translate import broke_once_up, translate, unreachable
 
 Command = tuple[Any, ...]
 NodeCommands = tuple[Any, list[Command]]
@@ -126,6 +126,7 @@ class Router:
                      write: bool, idempotent: bool, degradable: bool) -> Steps[Any]:
         """After the first attempt failed: retries, then the failover mode."""
         err = yield from self._sized(err, node, [args])
+        yield from self._drop_idle(err, node)
         failed_at = time.monotonic()
         try:
             return (yield Retry(self.retry, err,
@@ -415,6 +416,7 @@ class Router:
                     degradable: bool) -> Steps[list[Any]]:
         """After a node's first attempt failed: retries, then the failover mode."""
         err = yield from self._sized(err, node, cmds)
+        yield from self._drop_idle(err, node)
         failed_at = time.monotonic()
         try:
             return (yield Retry(self.retry, err,  # type: ignore[no-any-return]
@@ -462,6 +464,16 @@ class Router:
         except (self._driver_error, CachexError):
             reply = None
         return too_large(size, parse_limit(reply), self.topology.node_label(node), err)
+
+    def _drop_idle(self, err: CachexError, node: Hashable | None) -> Steps[None]:
+        """Before a retry after a connection to ``node`` broke once it was up (reset, closed):
+        close the node's idle pooled connections. What broke one (a restart, a network
+        fault) most likely broke them too, and asyncio may not have read their resets yet,
+        so the pool's check cannot tell; a retry on one of them fails again without
+        reaching the server. Retries then connect afresh."""
+        if self.retry is None or node is None or not broke_once_up(err):
+            return
+        yield Io(self.topology.drop_idle, self.topology.adrop_idle, node)
 
     def _run_plan(self, plan: Reroute) -> Steps[list[list[Any]]]:
         """A rerouted plan's batches: in turn (sync) or at once (async)."""

@@ -51,6 +51,14 @@ def sent_before_failure(exc: BaseException) -> bool:
     return not ("connecting to" in text or "Timeout connecting" in text)
 
 
+def broke_once_up(exc: BaseException) -> bool:
+    """Whether ``exc`` is a connection that failed after it was up (reset, closed by the
+    peer), not a connect that failed, a full pool, an open circuit or a timeout."""
+    return (isinstance(exc, ConnectionFailed)
+            and not isinstance(exc, (NodeUnavailable, PoolExhausted))
+            and sent_before_failure(exc))
+
+
 def unreachable(exc: BaseException) -> bool:
     """Whether a failure shows the node cannot be reached *now* (what the circuit breaker
     counts): a connect that failed, or a command that timed out. A reset or closed pooled

@@ -215,6 +215,40 @@ def test_connections_reset_while_pooled_are_not_handed_out(proxy: Proxy,
     assert cache.policy_stats()["retries"] == 0  # no attempt was spent on a dead connection
 
 
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_a_connection_broken_once_up_closes_the_idle_ones_before_the_retry(
+        proxy: Proxy, flavour: str) -> None:
+    """A reset on one connection: the node's idle pooled connections are closed before the
+    retry (what reset one likely reset them; asyncio may not have read their resets yet,
+    and a retry on one of them would fail again), and the retry connects afresh."""
+    cache = make_cache(proxy.url, **no_breaker(attempts=2))
+    cache.set("k", "v")
+    topology = cache._topology
+    node = topology.primaries()[0]
+
+    def sync_scenario() -> tuple[Any, list[Any]]:
+        pool = topology.node_client(node).connection_pool
+        idle = [topology.driver.checkout(pool) for _ in range(5)]
+        for conn in idle:
+            pool.release(conn)
+        proxy.cut_replies = 1
+        return cache.get("k"), idle
+
+    async def async_scenario() -> tuple[Any, list[Any]]:
+        pool = topology.anode_client(node).connection_pool
+        idle = [await topology.driver.acheckout(pool) for _ in range(5)]
+        for conn in idle:
+            await pool.release(conn)
+        proxy.cut_replies = 1
+        return await cache.aget("k"), idle
+
+    value, idle = sync_scenario() if flavour == "sync" else asyncio.run(async_scenario())
+    assert value == "v"
+    assert cache.policy_stats()["retries"] == 1  # the cut reply, retried once
+    still_open = sum(1 for conn in idle if conn.is_connected)
+    assert still_open <= 1, f"{still_open} of 5 idle connections outlived the reset"
+
+
 def test_connection_resets_under_sync_load(proxy: Proxy) -> None:
     log, stop = Log(), threading.Event()
     workers = sync_load(lambda: make_cache(proxy.url), [f"k{i}" for i in range(20)], OPS_SYNC,
