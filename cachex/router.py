@@ -16,6 +16,7 @@ reroute).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Hashable, Sequence
@@ -473,7 +474,8 @@ class Router:
         reaching the server. Retries then connect afresh."""
         if self.retry is None or node is None or not broke_once_up(err):
             return
-        yield Io(self.topology.drop_idle, self.topology.adrop_idle, node)
+        drop = self.topology.drop_idle
+        yield Io(drop, functools.partial(drop, asynchronous=True), node)
 
     def _run_plan(self, plan: Reroute) -> Steps[list[list[Any]]]:
         """A rerouted plan's batches: in turn (sync) or at once (async)."""

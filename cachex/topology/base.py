@@ -110,14 +110,11 @@ class Topology(ABC):
     def primaries(self) -> list[Any]:
         """Every node that holds data of its own (for clear, scans)."""
 
-    # One-line twins: the driver's pool disconnect, awaited on the asyncio side.
-    def drop_idle(self, node: Any) -> None:
-        """Close ``node``'s idle pooled connections (those in use are left alone); see
-        ``Router._drop_idle``."""
-        self.node_client(node).connection_pool.disconnect(inuse_connections=False)
-
-    async def adrop_idle(self, node: Any) -> None:
-        await self.anode_client(node).connection_pool.disconnect(inuse_connections=False)
+    def drop_idle(self, node: Any, asynchronous: bool = False) -> Any:
+        """Close ``node``'s idle pooled connections (those in use are left alone; asyncio:
+        the awaitable of that, for this loop's pool); see ``Router._drop_idle``."""
+        client = self.anode_client(node) if asynchronous else self.node_client(node)
+        return client.connection_pool.disconnect(inuse_connections=False)
 
     def note_unreachable(self, node: Any) -> None:  # noqa: B027 - optional hook
         """``node`` cannot be reached or its circuit is open; nothing to do by default."""

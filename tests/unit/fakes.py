@@ -24,6 +24,10 @@ SENT = "Error while reading from {node}: Connection reset by peer"
 NOT_SENT = "Error 111 connecting to {node}. Connection refused."
 
 
+async def _nothing() -> None:
+    return None
+
+
 class FakeTopology(Topology):
     """Keys live where ``owners`` says; ``fail[node]`` holds the errors its next calls raise."""
 
@@ -37,6 +41,7 @@ class FakeTopology(Topology):
         self.fail: dict[str, list[BaseException]] = {}
         self.log: list[tuple[str, str, tuple[str, ...]]] = []
         self.refreshes: list[str] = []
+        self.dropped: list[tuple[str, str]] = []  # (side, node) of each idle-connection drop
         self.next_owners: dict[str, str] | None = None  # what a refresh installs
         self.reroutable = reroutable
         self.moves_keys = moves_keys
@@ -85,6 +90,10 @@ class FakeTopology(Topology):
         raise AssertionError("not used by these tests")
 
     anode_client = node_client
+
+    def drop_idle(self, node: Any, asynchronous: bool = False) -> Any:
+        self.dropped.append(("async" if asynchronous else "sync", node))
+        return _nothing() if asynchronous else None
 
     def primaries(self) -> list[Any]:
         return sorted(set(self.owners.values()))

@@ -48,6 +48,23 @@ def test_a_broken_connection_is_retried_then_served(side: str) -> None:
 
 
 @pytest.mark.parametrize("side", SIDES)
+def test_a_connection_broken_once_up_drops_the_idle_ones_before_each_retry(side: str) -> None:
+    """A reset (the connection was up) closes the node's idle pooled connections before the
+    retry, on both sides and on both paths; a refused connect does not."""
+    topo = FakeTopology({"x": "a", "y": "b"})
+    topo.data.update(x=b"1", y=b"2")
+    topo.down("a", 1)
+    r = router(topo)
+    assert call(r, side, "x", "GET", "x") == b"1"
+    topo.down("b", 1)
+    assert run(r, side, [("a", [("GET", "x")]), ("b", [("GET", "y")])]) == [[b"1"], [b"2"]]
+    assert topo.dropped == [(side, "a"), (side, "b")]
+    topo.down("a", 1, NOT_SENT)
+    assert call(r, side, "x", "GET", "x") == b"1"
+    assert topo.dropped == [(side, "a"), (side, "b")]
+
+
+@pytest.mark.parametrize("side", SIDES)
 def test_retries_stop_at_the_attempt_limit(side: str) -> None:
     topo = FakeTopology({"x": "a"})
     topo.down("a", 5)
