@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from _thread import get_ident
 from collections.abc import Iterator
 from typing import Any
 
@@ -172,6 +173,41 @@ def test_a_cancelled_caller_disturbs_nobody(make_cache: Any, batches: list[list[
 
     asyncio.run(main())
     assert len(batches) >= 2 and max(commands_in([b]) for b in batches) > 30
+
+
+def test_a_lone_call_goes_direct_and_its_concurrent_calls_queue(
+        make_cache: Any, batches: list[list[Any]]) -> None:
+    """A call alone on its loop runs in ``Router.acall`` as with the switch off, counted
+    in the pipeliner's ``busy`` while in flight, so a concurrent call queues behind it; the
+    count drops after a reply, an error reply and a cancellation alike (a count left
+    behind would send every later call through the queue)."""
+    cache = piped(make_cache, "single")
+    busy = cache._router._pipeliner.busy
+    cache.set("lone", 1)
+    labs.lab("single").client().rpush(cache.make_key("lone-list"), b"x")
+
+    async def main() -> None:
+        assert await cache.aget("lone") == 1
+        with pytest.raises(WrongType):
+            await cache.aget("lone-list")
+        client_pause(labs.lab("single"), 200, "ALL")  # the lone call waits at the server
+        task = asyncio.ensure_future(cache.aget("lone"))
+        await asyncio.sleep(0.05)
+        assert busy[get_ident()] == 1
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert busy[get_ident()] == 0
+        assert await cache.aget("lone") == 1
+        assert not batches, "a lone call went through a batch"
+        # the first goes direct, the second finds it in flight and is queued
+        assert await asyncio.gather(cache.aget("lone"), cache.aget("lone", "second")) == [
+            1, 1]
+        assert [[cmds for _, cmds in flush] for flush in batches] == [
+            [[("GET", cache.make_key("lone"))]]]
+        assert busy[get_ident()] == 0
+
+    asyncio.run(main())
 
 
 @pytest.fixture(scope="module")
