@@ -246,8 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--groups", default=",".join(GROUPS))
     parser.add_argument("--lone", action="store_true",
                         help="only the lone aget on/off measurement")
-    parser.add_argument("--lone-rounds", type=int, default=40)
-    parser.add_argument("--lone-calls", type=int, default=1000)
+    parser.add_argument("--lone-rounds", type=int, default=200)
+    parser.add_argument("--lone-calls", type=int, default=200)
     args = parser.parse_args(argv)
     _setup_django()
     out: list[str] = []
