@@ -331,12 +331,12 @@ def test_a_thousand_concurrent_agets_end_without_errors(make_cache: Any, topolog
     assert results == [i % 100 for i in range(1000)]
 
 
-def test_the_switch_is_validated_and_off_by_default(make_cache: Any) -> None:
+def test_the_switch_is_validated_and_on_by_default(make_cache: Any) -> None:
     from django.core.exceptions import ImproperlyConfigured
 
     url = labs.location("single")
-    assert make_cache(url)._router._pipeliner is None
-    assert make_cache(url, OPTIONS={"pipelining": True})._router._pipeliner is not None
+    assert make_cache(url)._router._pipeliner is not None
+    assert make_cache(url, OPTIONS={"pipelining": False})._router._pipeliner is None
     with pytest.raises(ImproperlyConfigured, match=r"OPTIONS\['pipelining'\] must be True"):
         make_cache(url, OPTIONS={"pipelining": "yes"})
 
