@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Hashable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import CachexError
@@ -148,11 +149,11 @@ class AutoPipeliner:
         loop = asyncio.get_running_loop()
         batch = self._pending.get(loop)
         if batch is None:
-            self.busy[thread] += 1  # the flush's own count, dropped by ``_flush``
+            self.busy[thread] += 1  # the flush's own count, dropped by ``_flushed``
             batch = self._pending[loop] = []
-            task = loop.create_task(self._flush(loop, thread))
+            task = loop.create_task(self._flush(loop))
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(partial(self._flushed, thread, loop, batch))
         router = self._router
         node = router._node_of(key, write)
         if node is None:  # cannot be located (a replica read, say): the direct path decides
@@ -173,13 +174,21 @@ class AutoPipeliner:
         return await aperform(self._router._call_guarded(key, args, write, idempotent,
                                                          degradable))
 
-    async def _flush(self, loop: asyncio.AbstractEventLoop, thread: int) -> None:
+    async def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         """Send everything queued on this loop so far, one batch per node, and settle each
         caller's future. Runs as its own task: no caller's cancellation reaches it."""
-        try:
-            await self._send(self._pending.pop(loop))
-        finally:
-            self.busy[thread] -= 1
+        await self._send(self._pending.pop(loop))
+
+    def _flushed(self, thread: int, loop: asyncio.AbstractEventLoop, batch: list[_Entry],
+                 task: asyncio.Task[None]) -> None:
+        """A flush task is done, also one cancelled before it ran (``asyncio.run`` cancels
+        what is left when its main coroutine returns; a ``finally`` in ``_flush`` would not
+        run then): its count is dropped, and its queue if it never took it (a later
+        flush's queue is another list)."""
+        self._tasks.discard(task)
+        self.busy[thread] -= 1
+        if self._pending.get(loop) is batch:
+            del self._pending[loop]
 
     async def _send(self, batch: list[_Entry]) -> None:
         per_node: dict[Hashable, list[_Entry]] = {}

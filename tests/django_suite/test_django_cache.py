@@ -39,13 +39,12 @@ class CachexSuite(BaseCacheTests):  # type: ignore[misc]
     @classmethod
     def setUpClass(cls) -> None:
         options = labs.options(cls.topology)
-        if cls.mode == "async":
-            # Pipelining is on by default. redis: every call through an auto-pipelined
-            # batch (even one alone on the loop, as every call of this suite is); valkey:
-            # the default as a site runs it, where a call alone goes straight out
-            if cls.driver == "redis":
-                cls._batched = mock.patch.object(AutoPipeliner, "shortcut", False)
-                cls._batched.start()
+        # Async: pipelining is on by default. redis: every call through an auto-pipelined
+        # batch (even one alone on the loop, as every call of this suite is); valkey: the
+        # default as a site runs it, where a call alone goes straight out
+        if cls.mode == "async" and cls.driver == "redis":
+            cls._batched = mock.patch.object(AutoPipeliner, "shortcut", False)
+            cls._batched.start()
         base = {"BACKEND": BACKENDS[(cls.driver, cls.mode)],
                 "LOCATION": labs.location(cls.topology, cls.driver),
                 "OPTIONS": options}

@@ -210,6 +210,31 @@ def test_a_lone_call_goes_direct_and_its_concurrent_calls_queue(
     asyncio.run(main())
 
 
+def test_a_flush_cancelled_before_it_ran_leaves_nothing_behind(
+        make_cache: Any, batches: list[list[Any]]) -> None:
+    """``asyncio.run`` cancels what is left when its main coroutine returns, a flush task
+    that never started among them (its ``finally`` never runs): the thread's in-flight
+    count and the loop's queue must still be dropped, or every later call on this thread
+    would wait for a loop turn in a queue."""
+    cache = piped(make_cache, "single")
+    pipe = cache._router._pipeliner
+    cache.set("left", 1)
+
+    async def leave_early() -> list[Any]:  # no await: the loop stops before the flush runs
+        return [asyncio.ensure_future(cache.aget("left")),  # alone: direct, counted
+                asyncio.ensure_future(cache.aget("left"))]  # queued: its flush is created
+
+    asyncio.run(leave_early())
+    assert pipe.busy[get_ident()] == 0
+    assert not pipe._pending
+
+    async def alone() -> Any:
+        return await cache.aget("left")
+
+    assert asyncio.run(alone()) == 1
+    assert not batches, "a lone call went through a batch"
+
+
 @pytest.fixture(scope="module")
 def two_nodes() -> Iterator[list[Server]]:
     with servers(2) as started:
