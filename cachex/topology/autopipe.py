@@ -45,6 +45,7 @@ from ..steps import aperform
 from ..translate import translate
 from . import wire
 from .base import Topology
+from .cluster import Unmended, redirect_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..router import Router
@@ -201,11 +202,11 @@ class AutoPipeliner:
         nodes = list(per_node)
         plans = [self._plan(per_node[n]) for n in nodes]
         try:
-            # The base method on purpose: a redirect is settled per caller here (a detour to
-            # the direct path), not by the Cluster's batch fallback, which would make one
-            # key's failing redirect everyone's error.
+            # A redirect is settled per caller here (a detour to the direct path), not mended
+            # in place by the Cluster's batch I/O (``Unmended``), which would make one key's
+            # failing redirect everyone's error; the base method, not the Cluster's override.
             results = await Topology.aexecute_many(
-                self._topology, [(n, plan[1]) for n, plan in zip(nodes, plans)])
+                self._topology, [(n, Unmended(plan[1])) for n, plan in zip(nodes, plans)])
         except BaseException as exc:  # cancelled with the loop, or an unexpected error
             for entries in per_node.values():
                 self._fail(entries, exc)
@@ -293,12 +294,9 @@ class AutoPipeliner:
     def _reply_error(self, entry: _Entry, reply: BaseException) -> _Detour:
         """An error reply: a redirect goes to the direct path, anything else is that
         caller's own error (recorded for the breaker as the direct path does)."""
-        if self._redirect is not None:
-            from .cluster import redirect_of
-
-            if redirect_of(reply, self._topology.driver)[0] is not None:
-                self._redirect(reply)
-                return _Detour(None)
+        if self._redirect is not None and redirect_of(reply, self._topology.driver)[0]:
+            self._redirect(reply)
+            return _Detour(None)
         router = self._router
         err = translate(reply, self._topology.driver, router._where(entry[1], entry[2]))
         router._record(entry[0], err)
