@@ -423,6 +423,7 @@ class Topology(ABC):
         return bool(self.locate(a) == self.locate(b))
 
     # -- lifecycle ---------------------------------------------------------------------
+    # Twins, hand-written: sync clients live on the topology, asyncio ones per event loop.
     def disconnect(self) -> None:  # noqa: B027 - subclasses with pools override
         """Close this topology's sync connections (they reopen on next use)."""
 
