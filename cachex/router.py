@@ -2,9 +2,10 @@
 
 Written once: the guarded path (a node under suspicion), retries, failover and the recovery
 of failed batches are generators of I/O-free steps (``cachex.steps``), performed by
-``perform`` or ``aperform``. Hand-written twins are only the hot path (``call``, ``run``,
-``_run_node`` and their async twins) and one-line I/O adapters; every decision lives in
-shared helpers or in ``cachex.policy``. Plans come from the topology (pure
+``perform`` or ``aperform``. The hot path for one node (``_arun_node``, ``arun``) and the
+one-line I/O adapters are written async, their sync twins generated (``scripts/unasync.py``);
+the keyed hot path (``call``/``acall``) is hand-written. Every decision lives in shared
+helpers or in ``cachex.policy``. Plans come from the topology (pure
 routing), commands from the facade.
 
 Hot path: while no node has failed recently (the breaker's ``suspects`` dict is empty), a call

@@ -93,7 +93,8 @@ def generated_lines(text: str) -> set[int]:
 
 def scan(root: Path = ROOT) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int]]]:
     """(hand-written pairs, generated pairs): each as (name, sync lines, async lines)."""
-    rows, generated = [], []
+    rows: list[tuple[str, int, int]] = []
+    generated: list[tuple[str, int, int]] = []
     for path in layer_files(root):
         rel = path.relative_to(root).as_posix()
         text = path.read_text()
