@@ -9,9 +9,9 @@ is generated, not in a new pair of bodies.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
+
+from tests.unit.repo_scripts import load, package_root
 
 # Hand-written lines a side (sync, async); lower them when twins are folded into steps or
 # generated, never raise them to fit new ones. Issue 14 went from 276 / 253 to 169 / 155
@@ -20,23 +20,14 @@ from pathlib import Path
 SYNC_BUDGET = 47
 ASYNC_BUDGET = 64
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "twins.py"
-
 
 def _twins() -> object:
-    spec = importlib.util.spec_from_file_location("cachex_twins", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["cachex_twins"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load("twins")
 
 
 def test_twin_lines_within_budget() -> None:
-    import cachex  # the package under test: a checkout's, or the installed one (make dist)
-
-    package_root = Path(cachex.__file__).resolve().parents[1]
-    rows, sync_lines, async_lines = _twins().count(package_root)  # type: ignore[attr-defined]
+    # the package under test: a checkout's, or the installed one (make dist)
+    rows, sync_lines, async_lines = _twins().count(package_root())  # type: ignore[attr-defined]
     assert rows, "the counter found no pairs: it no longer reads the I/O layer"
     assert sync_lines <= SYNC_BUDGET and async_lines <= ASYNC_BUDGET, (
         f"{sync_lines} sync / {async_lines} async twin lines over the budget of "

@@ -9,30 +9,21 @@ rename rules on a small sample.
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "unasync.py"
+from tests.unit.repo_scripts import load, package_root
 
 
 def _unasync() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("cachex_unasync", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["cachex_unasync"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load("unasync")
 
 
 def _package_root() -> Path:
-    import cachex  # the package under test: a checkout's, or the installed one (make dist)
-
-    return Path(cachex.__file__).resolve().parents[1]
+    return package_root()
 
 
 def test_checked_in_twins_match_their_async_source() -> None:
