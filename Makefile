@@ -35,6 +35,7 @@ test-fast:       ## everything except Django's own suite
 lint:
 	bash scripts/bootstrap.sh test,lint
 	$(VENV)/bin/ruff check cachex tests demo benchmarks
+	$(PY) scripts/unasync.py --check
 
 type:
 	bash scripts/bootstrap.sh test,lint

@@ -7,6 +7,8 @@ drawn at random), and the ratio is the median of the per-round ratios. Raw redis
 the labs' own difference with the client's work equal: with ``--replicas 1`` (the default, as
 in the main benchmark) the Sentinel primary also feeds a replica on the same machine, which
 bounds write batches whatever the client does; ``--replicas 0`` compares the client paths.
+``--fed-single`` gives the single server as many replicas (plain REPLICAOF, no sentinel), so
+both servers do the same work and the ratio is the client's alone.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.sentinel_vs_single")
     parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--replicas", type=int, default=1)
+    parser.add_argument("--fed-single", action="store_true",
+                        help="the single server feeds as many replicas as the Sentinel primary")
     args = parser.parse_args()
 
     import django
@@ -43,7 +47,7 @@ def main() -> None:
         settings.configure(CACHES={}, USE_TZ=True, INSTALLED_APPS=[], LOGGING_CONFIG=None)
     django.setup()
     from cachex.backends.redis import RedisCache
-    from cachex.testing import sentinel, server
+    from cachex.testing import sentinel, servers
 
     keys = [f"k{i}" for i in range(100)]
     data = {k: b"x" * 100 for k in keys}
@@ -58,7 +62,13 @@ def main() -> None:
             pipe.set("raw" + k, b"x" * 100, px=300000)
         pipe.execute()
 
-    with server() as single, sentinel(replicas=args.replicas, sentinels=3) as lab:
+    fed = args.replicas if args.fed_single else 0
+    with servers(1 + fed) as nodes, sentinel(replicas=args.replicas, sentinels=3) as lab:
+        single = nodes[0]
+        for replica in nodes[1:]:
+            replica.client().replicaof(single.host, single.port)
+        while single.client().info("replication")["connected_slaves"] < fed:
+            time.sleep(0.05)
         a = RedisCache(single.url, {"KEY_PREFIX": "bench"})
         b = RedisCache(lab.url, {"KEY_PREFIX": "bench"})
         raw_a, raw_b = single.client(), lab.primary_node.client()
@@ -71,7 +81,8 @@ def main() -> None:
             "raw redis-py pipeline, 100 SET": (lambda: pipeline(raw_a),
                                                lambda: pipeline(raw_b)),
         }
-        print(f"cachex on Sentinel ({args.replicas} replica(s)) vs single server, "
+        print(f"cachex on Sentinel ({args.replicas} replica(s)) vs single server "
+              f"({fed} replica(s)), "
               f"{args.rounds} interleaved rounds, load {os.getloadavg()[0]:.1f}")
         for name, (on_single, on_sentinel) in work.items():
             on_single()

@@ -89,7 +89,7 @@ quiet_pip "$work/venv-sdist/bin/python" -m pip install -q "$sdist[test]"
 mkdir "$work/unpacked" && tar xzf "$sdist" -C "$work/unpacked"
 tree=$(ls -d "$work"/unpacked/*/)
 rm -rf "$tree/cachex"  # the tests must import the installed package, not this copy
-[ -d .cache/django-src ] && mkdir -p "$tree/.cache" && cp -r .cache/django-src "$tree/.cache/"
+[ -d .cache/peer-src ] && mkdir -p "$tree/.cache" && cp -r .cache/peer-src "$tree/.cache/"
 (cd "$tree" && env -u PYTHONPATH "$work/venv-sdist/bin/python" -m pytest -q -p no:randomly \
   tests/core tests/unit -x)
 step "ok"

@@ -124,8 +124,8 @@ class CachexCache(RawAccess, ExtendedAPI, BaseCache):
         (a custom key function or check, or a key Django would warn about)."""
         if self._plain_keys and self.key_func is default_key_func:
             prefix = f"{self.key_prefix}:{self.version if version is None else version}:"
-            try:
-                made = list(map(prefix.__add__, keys))
+            try:  # a comprehension's + on str beats map(prefix.__add__) (a method-wrapper call)
+                made = [prefix + k for k in keys]
             except TypeError:  # not every key is a str
                 made = [prefix + str(k) for k in keys]
             if not made or (max(map(len, made)) <= MEMCACHE_MAX_KEY_LENGTH

@@ -43,6 +43,7 @@ import hmac
 import logging
 import pickle
 from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any, Protocol, cast
 
 from cachex.codec._optional import install_hint
@@ -65,6 +66,7 @@ from cachex.stampede.envelope import is_wrapped, unwrap
 
 __all__ = ["COMPRESSORS", "DEFAULT_DECOMPRESS_MAX_SIZE", "SERIALIZERS", "Codec"]
 
+_first_byte = itemgetter(0)  # a bytes value's first byte, as an int
 log = logging.getLogger("cachex.codec")
 DEFAULT_DECOMPRESS_MAX_SIZE = 64 * 1024 * 1024
 SIGNED = b"\x00S"
@@ -466,8 +468,12 @@ class Codec:
         def decode_many(datas: Sequence[bytes], made: Sequence[str],
                         keys: Sequence[Any]) -> dict[Any, Any]:
             try:
+                # 0x80: pickle's PROTO opcode. When every value starts with it (the common
+                # case), they are unpickled with no Python-level step per value.
+                if bytes(map(_first_byte, datas)).count(0x80) == len(datas):
+                    return dict(zip(keys, map(pickle_loads, datas)))
                 return dict(zip(keys, [pickle_loads(d) if d[0] == 0x80 else decode(d, k)
-                                       for d, k in zip(datas, made)]))  # 0x80: PROTO opcode
+                                       for d, k in zip(datas, made)]))
             except Exception:  # one by one: name the key, keep the good values
                 return skip_bad(datas, made, keys)
 

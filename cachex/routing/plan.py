@@ -46,7 +46,8 @@ def plan_nodes(keys: Sequence[str], nodes: Sequence[N]) -> list[Batch[N]]:
             by_node[node].append(pos)
         except KeyError:
             by_node[node] = [pos]
-    return [Batch(node, [Group([keys[p] for p in ps], ps)]) for node, ps in by_node.items()]
+    key_at = keys.__getitem__
+    return [Batch(node, [Group(list(map(key_at, ps)), ps)]) for node, ps in by_node.items()]
 
 
 def plan_slots(keys: Sequence[str], slots: Sequence[int], owners: Sequence[N]
@@ -78,15 +79,11 @@ def single_batch(node: N, keys: Sequence[str]) -> list[Batch[N]]:
 
 
 def scatter(size: int, groups: Sequence[Group], replies: Sequence[Sequence[Any]]) -> list[Any]:
-    """Put each group's per-key replies back at the caller's positions."""
+    """Put each group's per-key replies back at the caller's positions. One pass over the
+    values (a reply shorter than its group fills only its first positions; the rest stay
+    None)."""
     out: list[Any] = [None] * size
-    positions = [p for g in groups for p in g.positions]
-    values = [v for reply in replies for v in reply]
-    if len(values) != len(positions):  # a reply shorter than its group: align per group
-        for group, reply in zip(groups, replies):
-            for pos, value in zip(group.positions, reply):
-                out[pos] = value
-        return out
-    for pos, value in zip(positions, values):
-        out[pos] = value
+    for group, reply in zip(groups, replies):
+        for pos, value in zip(group.positions, reply):
+            out[pos] = value
     return out

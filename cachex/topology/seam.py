@@ -45,6 +45,12 @@ def connected(conn: Any) -> bool:
     return conn._sock is not None
 
 
+def aconnected(conn: Any) -> bool:
+    """An asyncio connection holds its streams (the drivers' ``is_connected``, read
+    directly like ``connected``)."""
+    return conn._reader is not None and conn._writer is not None
+
+
 def stream_reader(conn: Any) -> Any:
     """An asyncio connection's ``StreamReader`` (None while not connected)."""
     return conn._reader

@@ -60,9 +60,10 @@ class Exchanges:
                 me.sent[conn.port] += 1
             return await asend_packed(conn, *args, **kw)
 
-        async def counted_wire_asend(conn: Any, payload: Any, errors: Any) -> None:
+        async def counted_wire_asend(conn: Any, payload: Any, commands: Any, errors: Any
+                                     ) -> None:
             me.sent[conn.port] += 1
-            await wire_asend(conn, payload, errors)
+            await wire_asend(conn, payload, commands, errors)
 
         def counted_connect(conn: Any, *args: Any, **kw: Any) -> Any:
             if conn._sock is None:

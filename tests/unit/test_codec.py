@@ -680,3 +680,19 @@ def test_decode_many_leaves_out_undecodable_values(serializer: str,
         f"key#{key_hash(':1:k1')}", f"key#{key_hash(':1:k3')}"}
     assert all("'shop'" in r.getMessage() and ":1:k" not in r.getMessage()
                for r in caplog.records)
+
+
+def test_decode_many_all_pickles_with_one_corrupt_keeps_the_good_ones(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Every value starts with pickle's PROTO byte (the batch path unpickles them all at
+    once): one that is not a pickle after all still costs only its own key."""
+    codec = Codec(serializer="pickle", alias="shop")
+    good = [wire(codec.encode({"i": i})) for i in range(2)]
+    assert all(g[0] == 0x80 for g in good)
+    datas = [good[0], b"\x80\x05junk", good[1]]
+    with caplog.at_level(logging.WARNING, logger="cachex.codec"):
+        got = codec.decode_many(datas, [":1:a", ":1:b", ":1:c"], ["a", "b", "c"])
+    assert got == {"a": {"i": 0}, "c": {"i": 1}}
+    assert len(caplog.records) == 1
+    assert codec.decode_many(good, [":1:a", ":1:c"], ["a", "c"]) == {"a": {"i": 0},
+                                                                     "c": {"i": 1}}
