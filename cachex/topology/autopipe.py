@@ -120,12 +120,12 @@ class AutoPipeliner:
         self._topology: Topology = router.topology
         self._driver_error = router.topology.driver.base_error
         self._pending: dict[asyncio.AbstractEventLoop, list[_Entry]] = {}
-        # Lone calls and flushes in flight per thread (0: none, a call is alone).
-        # Per thread, not per loop: a thread runs one loop at a time, and its id costs a
-        # fraction of ``get_running_loop`` (which asks the OS for the pid each time).
-        # ``Router.acall`` reads it and counts its lone calls in it. A count left by a
-        # loop stopped mid-call only sends that thread's calls to the queue, which is
-        # per loop and right for any loop. Ints only: no loop is kept alive by it.
+        # Lone calls and flushes in flight per thread (0: none, a call is alone). Per
+        # thread, not per loop: a thread runs one loop at a time, and its id costs a
+        # fraction of ``get_running_loop`` (on Python 3.11 it asks the OS for the pid
+        # each time). ``Router.acall`` reads it and counts its lone calls in it. A count
+        # left by a loop stopped mid-call only sends that thread's calls to the queue,
+        # which is per loop and right for any loop. Ints only: no loop is kept alive by it.
         self.busy: defaultdict[int, int] = defaultdict(int)
         self._tasks: set[asyncio.Task[None]] = set()  # asyncio keeps only weak references
         self._redirect = getattr(self._topology, "note_redirect", None)  # Cluster only
