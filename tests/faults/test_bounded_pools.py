@@ -24,6 +24,7 @@ from cachex.exceptions import ConnectionFailed, PoolExhausted
 from cachex.testing import Server, server, servers
 from cachex.testing.faults import client_pause
 from tests import labs
+from tests.faults._util import keys_per_node
 from tests.cluster.test_keys import wait_replicas_announced
 
 pytestmark = pytest.mark.timeout(60)
@@ -336,7 +337,8 @@ def test_multi_node_bursts_do_not_wait_on_each_other() -> None:
             return bounded(location, name, max_connections=2, pool_timeout=3.0)
 
         probe = cache()
-        keys = [f"m{i}" for i in range(12)]
+        # 4 keys on each shard whatever ports the lab got, interleaved node by node
+        keys = [k for row in zip(*keys_per_node(probe, 4, "m").values()) for k in row]
         assert len({probe._topology.locate(probe.make_key(k)) for k in keys}) == 3
         errors: list[BaseException] = []
         lock = threading.Lock()
