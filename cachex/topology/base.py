@@ -368,8 +368,10 @@ class Topology(ABC):
         with WAIT if acked, acked, wire kind, the packed payload or None off the wire)."""
         node, commands = batch
         client = client_of(node)
-        commands, acked = self._acked(node, commands)
-        kind = self._wired(commands)
+        acked = False
+        if self._ack is not None:  # WAIT configured: maybe acked (no call otherwise)
+            commands, acked = self._acked(node, commands)
+        kind = wire.suits(commands) if self.wire else 0  # ``_wired``, without its frame
         return (client, client.connection_pool, commands, acked, kind,
                 wire.pack(commands) if kind else None)
 

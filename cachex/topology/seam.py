@@ -24,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import select
+import socket
 from collections.abc import Callable, Iterable
 from functools import cache
 from importlib import metadata
@@ -51,6 +53,64 @@ def aconnected(conn: Any) -> bool:
     return conn._reader is not None and conn._writer is not None
 
 
+def quiet(conn: Any) -> bool:
+    """Nothing waiting on a parked sync connection: still connected, nothing buffered by
+    the driver's parser, no stray bytes, end of stream or reset on its socket. The drivers'
+    ``not can_read()``, without its chain of calls: for a plain socket read by a parser
+    whose buffer is known (``_hiredis_parser``, probed once per parser class), one poll with
+    timeout 0 (a closed or reset socket polls readable, as for the driver); else the
+    driver's own check."""
+    sock = conn._sock
+    if sock is None:
+        return False
+    parser: Any = getattr(conn, "_parser", None)
+    if type(parser) not in _plain or type(sock) not in _plain_sockets:
+        return _public_quiet(conn)
+    reader = parser._reader
+    if reader is None or reader.has_data():
+        return False
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return not poller.poll(0)
+
+
+def _public_quiet(conn: Any) -> bool:
+    """``quiet`` through the driver's ``can_read`` (a TLS socket, another parser): learns
+    whether the parser's class has a buffer ``quiet`` can look at, for next time."""
+    kind = type(getattr(conn, "_parser", None))
+    if kind not in _probed:
+        _probed.add(kind)
+        if _hiredis_parser(kind):
+            _plain.add(kind)
+    try:
+        return not conn.can_read()
+    except Exception:  # the driver's ConnectionError for a broken socket
+        return False
+
+
+def _hiredis_parser(kind: type) -> bool:
+    """A parser class whose only buffer is a hiredis ``Reader`` in ``_reader`` (redis-py's
+    ``_HiredisParser``): its ``can_read`` is that reader's ``has_data`` then a poll of the
+    socket, which ``quiet`` does itself."""
+    for pkg in ("redis", "valkey"):
+        try:
+            known = importlib.import_module(f"{pkg}._parsers.hiredis")._HiredisParser
+        except (ImportError, AttributeError):
+            continue
+        if kind is known:
+            try:
+                import hiredis
+            except ImportError:
+                return False
+            return hasattr(hiredis.Reader, "has_data") and hasattr(select, "poll")
+    return False
+
+
+_plain: set[type] = set()  # parser classes ``quiet`` reads directly
+_probed: set[type] = set()
+_plain_sockets = frozenset({socket.socket})  # not TLS: no bytes buffered above the socket
+
+
 def stream_reader(conn: Any) -> Any:
     """An asyncio connection's ``StreamReader`` (None while not connected)."""
     return conn._reader
@@ -62,11 +122,12 @@ def stream_writer(conn: Any) -> Any:
 
 
 def aquiet(conn: Any) -> bool:
-    """Nothing received on an idle asyncio connection: no end of stream, no stray bytes, no
-    reset. (The event loop has already read whatever arrived; this looks at its buffer.)"""
+    """Nothing received on an idle asyncio connection: still connected (``aconnected``), no
+    end of stream, no stray bytes, no reset. (The event loop has already read whatever
+    arrived; this looks at its buffer.)"""
     reader = conn._reader
-    return (reader is not None and not reader.at_eof() and not reader._buffer
-            and reader.exception() is None)
+    return (reader is not None and conn._writer is not None and not reader.at_eof()
+            and not reader._buffer and reader.exception() is None)
 
 
 def abroken(conn: Any) -> bool:
@@ -166,6 +227,8 @@ def forget() -> None:
     """Probe afresh and warn again (for tests that simulate another driver build)."""
     probe_class.cache_clear()
     probe_driver.cache_clear()
+    _plain.clear()
+    _probed.clear()
     _warned.clear()
 
 
