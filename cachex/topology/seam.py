@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import operator
 import select
 import socket
 from collections.abc import Callable, Iterable
@@ -36,9 +37,10 @@ log = logging.getLogger("cachex.seam")
 # -- accessors (valid only after a passed probe) ------------------------------------------
 
 
-def sock(conn: Any) -> Any:
-    """A sync connection's socket (None while not connected)."""
-    return conn._sock
+# ``sock`` and ``pool_state`` are read once or twice per node of every batch: attrgetters
+# (C, no Python frame).
+sock: Callable[[Any], Any] = operator.attrgetter("_sock")
+"""A sync connection's socket (None while not connected)."""
 
 
 def connected(conn: Any) -> bool:
@@ -139,10 +141,9 @@ def abroken(conn: Any) -> bool:
     return reader is not None and reader.exception() is not None
 
 
-def pool_state(pool: Any) -> dict[str, Any]:
-    """Where cachex keeps per-pool state (parked connections) on a pool, sync or asyncio:
-    the pool object itself, so the state lives and dies with it."""
-    return pool.__dict__  # type: ignore[no-any-return]
+pool_state: Callable[[Any], dict[str, Any]] = operator.attrgetter("__dict__")
+"""Where cachex keeps per-pool state (parked connections) on a pool, sync or asyncio: the
+pool object itself, so the state lives and dies with it."""
 
 
 def error_parser(pkg: str) -> Callable[[str], Exception] | None:
