@@ -5,9 +5,10 @@ Why a seam: cachex's fast path (``wire.py``: packed batches read with its own hi
 publish: a sync connection's socket (``_sock``) and, for the cheap check of a parked one,
 its hiredis parser's buffer (``_parser._reader``, only for the parser class known to keep
 its buffer there; others take the driver's ``can_read``), an asyncio connection's streams
-(``_reader``, ``_writer``), the unread bytes of an asyncio stream (``StreamReader._buffer``), a place on an
-asyncio pool to park connections (the pool's ``__dict__``) and the driver's mapping of error
-replies to exception classes (``_parsers.base.BaseParser.parse_error``).
+(``_reader``, ``_writer``), the unread bytes of an asyncio stream
+(``StreamReader._buffer``), a place on an asyncio pool to park connections (the pool's
+``__dict__``) and the driver's mapping of error replies to exception classes
+(``_parsers.base.BaseParser.parse_error``).
 
 Each of them is probed once per driver and connection class (``fast_path``), against
 throwaway, never-connected instances of the installed driver's classes. When one is missing,
