@@ -94,9 +94,9 @@ def _public_quiet(conn: Any) -> bool:
 
 
 def _hiredis_parser(kind: type) -> bool:
-    """A parser class whose only buffer is a hiredis ``Reader`` in ``_reader`` (redis-py's
-    ``_HiredisParser``): its ``can_read`` is that reader's ``has_data`` then a poll of the
-    socket, which ``quiet`` does itself."""
+    """A parser class whose only buffer is a hiredis ``Reader`` in ``_reader`` (redis-py
+    8's ``_HiredisParser``): its ``can_read`` is that reader's ``has_data`` then a poll of
+    the socket, which ``quiet`` does itself."""
     for pkg in ("redis", "valkey"):
         try:
             known = importlib.import_module(f"{pkg}._parsers.hiredis")._HiredisParser
@@ -107,7 +107,12 @@ def _hiredis_parser(kind: type) -> bool:
                 import hiredis
             except ImportError:
                 return False
-            return hasattr(hiredis.Reader, "has_data") and hasattr(select, "poll")
+            # redis-py < 8 keeps a parsed reply aside (``_next_response``) that
+            # ``has_data`` does not see: those versions take the driver's check.
+            code = getattr(kind.can_read, "__code__", None)
+            names = code.co_names if code is not None else ()
+            return ("has_data" in names and "_next_response" not in names
+                    and hasattr(hiredis.Reader, "has_data") and hasattr(select, "poll"))
     return False
 
 

@@ -52,17 +52,20 @@ def test_parked_connection_check_reads_socket_and_parser_directly(make_cache: An
         for _ in range(3):  # the second take learns the parser class; the third uses it
             assert cache.get_many(data) == data
         conn = cache._topology._idle.parked(_pool(cache))[-1]
-        assert type(conn._parser) in seam._plain  # the direct check, not the driver's
+        # redis-py 8's hiredis parser: the direct check; older ones take the driver's
+        direct = seam._hiredis_parser(type(conn._parser))
+        assert (type(conn._parser) in seam._plain) == direct
         assert seam.quiet(conn)
         conn.send_command("PING")  # a reply nobody reads: stray bytes on the socket
         time.sleep(0.05)
         assert not seam.quiet(conn)
         assert conn.read_response() == b"PONG"
         assert seam.quiet(conn)
-        conn._parser._reader.feed(b"+PONG\r\n")  # bytes in the parser's buffer
-        assert not seam.quiet(conn)
-        assert conn.read_response() == b"PONG"
-        assert seam.quiet(conn)
+        if direct:
+            conn._parser._reader.feed(b"+PONG\r\n")  # bytes in the parser's buffer
+            assert not seam.quiet(conn)
+            assert conn.read_response() == b"PONG"
+            assert seam.quiet(conn)
         server.client().execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
         time.sleep(0.1)
         assert not seam.quiet(conn)  # reset while parked
