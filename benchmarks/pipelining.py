@@ -1,22 +1,31 @@
-"""``python -m benchmarks.pipelining [--seconds S] [--rounds N] [--groups single,cluster]``:
-async auto-pipelining (``OPTIONS["pipelining"]``) against raw redis.asyncio and against
-cachex with the switch off.
+"""``python -m benchmarks.pipelining [--seconds S] [--rounds N] [--groups single,cluster]
+[--lone] [--lone-rounds R] [--lone-calls C]``: async auto-pipelining
+(``OPTIONS["pipelining"]``) against raw redis.asyncio and against cachex with the switch off.
 
 Rows, per group (single server, 3 shards, 3-primary Cluster, Sentinel): ``aget``/``aset``
 with 100 and with 1,000 concurrent tasks on one event loop, each task calling in a loop over
-its own keys, and ``lone aget`` (one task). Contenders: cachex with pipelining on, cachex with
-it off, and raw redis.asyncio (shards: a raw client of one shard, the floor; Cluster:
-``RedisCluster``; Sentinel: ``master_for``), raw only at 100 tasks and alone (at 1,000 it
-runs out of connections: redis-py 8 caps a pool at 100). Every round runs every
-row in a fresh order (its contenders back to back) against the same servers; a rate is
-the median over rounds, a ratio the median of the per-round ratios.
-Errors are counted, not raised: the error column must be 0.
+its own keys. Contenders: cachex with pipelining on, cachex with it off, and raw
+redis.asyncio (shards: a raw client of one shard, the floor; Cluster: ``RedisCluster``;
+Sentinel: ``master_for``), raw only at 100 tasks (at 1,000 it runs out of connections:
+redis-py 8 caps a pool at 100). Every round runs every row in a fresh order (its contenders
+back to back) against the same servers; a rate is the median over rounds, a ratio the
+median of the per-round ratios. Errors are counted, not raised: the error column must be 0.
+
+Then a lone ``aget`` (one task), on against off (``--lone``: only that): ``--lone-rounds``
+rounds, each running ``--lone-calls`` calls per contender back to back in a fresh order,
+timed by wall clock and by this process's CPU time (``time.process_time``: the servers are
+other processes). Per round, on÷off is off's time per call over on's (above 1: on is
+faster); the report gives the median over rounds and the quartiles. On a shared machine the
+wall ratio moves with whatever else runs; the CPU ratio, which counts only this process's
+own work, is the steadier measure of what pipelining adds to a lone call. A control, off
+timed twice in each round, gives the measure's own noise (its true ratio is 1).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import random
 import statistics
 import sys
@@ -97,8 +106,8 @@ def _raw_url(url: str) -> Any:
 
 
 async def _group(group: str, location: Any, raw_factory: Callable[[], Any], seconds: float,
-                 rounds: int, lone_only: bool = False) -> tuple[dict[tuple[str, str], list[float]],
-                                       dict[tuple[str, str], int]]:
+                 rounds: int, lone_only: bool, lone_rounds: int, lone_calls: int
+                 ) -> tuple[dict[tuple[str, str], list[float]], dict[tuple[str, str], int], Lone]:
     import pickle
 
     from cachex.backends.redis import RedisCache
@@ -133,10 +142,8 @@ async def _group(group: str, location: Any, raw_factory: Callable[[], Any], seco
             plans.append((f"{op} x{tasks}", "off", make(off), tasks))
     plans.append(("aget x100", "raw", raw_get, 100))
     plans.append(("aset x100", "raw", raw_set, 100))
-    plans += [("lone aget", "on", cachex_get(on), 1), ("lone aget", "off", cachex_get(off), 1),
-              ("lone aget", "raw", raw_get, 1)]
     if lone_only:
-        plans = [p for p in plans if p[0] == "lone aget"]
+        plans = []
     rates: dict[tuple[str, str], list[float]] = {}
     errors: dict[tuple[str, str], int] = {}
     for _, _, make_, tasks in plans:  # warm up: connections opened
@@ -151,9 +158,61 @@ async def _group(group: str, location: Any, raw_factory: Callable[[], Any], seco
                 rate, errs = await _rate(make_, tasks, seconds)
                 rates.setdefault((row, who), []).append(rate)
                 errors[(row, who)] = errors.get((row, who), 0) + errs
+    lone = await _lone(cachex_get(on), cachex_get(off), lone_rounds, lone_calls)
     close = getattr(raw, "aclose", None) or raw.close
     await close()
-    return rates, errors
+    return rates, errors, lone
+
+
+Lone = dict[str, list[float]]  # per round: "wall"/"cpu" on÷off, "wall aa"/"cpu aa" off÷off
+
+
+async def _lone(on: Callable[[int], Coroutine[Any, Any, Any]],
+                off: Callable[[int], Coroutine[Any, Any, Any]], rounds: int, calls: int
+                ) -> Lone:
+    """Per-round on÷off of a lone ``aget`` (off's time per call over on's), by wall clock
+    and by this process's CPU time. Each round runs on, off and off again (the control: its
+    ratio to off, whose truth is 1, shows the noise of the measure) back to back in a fresh
+    order, with the collector paused (its pauses would land on one side)."""
+    contenders = {"on": on, "off": off, "off again": off}
+    for make in (on, off):  # warm up: connections opened, code paths taken
+        for _ in range(200):
+            await make(0)
+    ratios: Lone = {"wall": [], "cpu": [], "wall aa": [], "cpu aa": [], "on us": [],
+                    "on cpu us": []}
+    for _ in range(rounds):
+        taken: dict[str, tuple[float, float]] = {}
+        order = list(contenders)
+        random.shuffle(order)
+        for who in order:
+            make = contenders[who]
+            gc.collect()
+            gc.disable()
+            c0, t0 = time.process_time(), time.perf_counter()
+            for _ in range(calls):
+                await make(0)
+            t1, c1 = time.perf_counter(), time.process_time()
+            gc.enable()
+            taken[who] = (t1 - t0, max(c1 - c0, 1e-9))
+        for i, what in enumerate(("wall", "cpu")):
+            ratios[what].append(taken["off"][i] / taken["on"][i])
+            ratios[f"{what} aa"].append(taken["off"][i] / taken["off again"][i])
+        ratios["on us"].append(taken["on"][0] / calls * 1e6)
+        ratios["on cpu us"].append(taken["on"][1] / calls * 1e6)
+    return ratios
+
+
+def _lone_report(lone: Lone, calls: int) -> list[str]:
+    lines = [f"lone aget over {len(lone['wall'])} rounds of {calls} calls per contender, "
+             f"on: {statistics.median(lone['on us']):.1f} us wall, "
+             f"{statistics.median(lone['on cpu us']):.1f} us CPU per call",
+             f"{'':<7}{'on/off':>8}{'quartiles':>16}{'control off/off':>17}{'quartiles':>16}"]
+    for what in ("wall", "cpu"):
+        q1, median, q3 = statistics.quantiles(lone[what], n=4)
+        a1, amed, a3 = statistics.quantiles(lone[f"{what} aa"], n=4)
+        lines.append(f"  {what:<5}{median:>8.3f}{q1:>8.3f}{q3:>8.3f}"
+                     f"{amed:>17.3f}{a1:>8.3f}{a3:>8.3f}")
+    return lines
 
 
 def _report(group: str, rates: dict[tuple[str, str], list[float]],
@@ -162,13 +221,15 @@ def _report(group: str, rates: dict[tuple[str, str], list[float]],
     def ratio(a: tuple[str, str], b: tuple[str, str]) -> float:
         return statistics.median(x / y for x, y in zip(rates[a], rates[b]))
 
-    lines = [f"== {group}",
-             f"{'row':<12}{'on/s':>10}{'off/s':>10}{'raw/s':>10}{'on/off':>8}"
+    lines = [f"== {group}"]
+    if not rates:
+        return lines
+    lines += [f"{'row':<12}{'on/s':>10}{'off/s':>10}{'raw/s':>10}{'on/off':>8}"
              f"{'on/raw100':>10}  errors on/off/raw"]
-    for row in ("aget x100", "aget x1000", "aset x100", "aset x1000", "lone aget"):
+    for row in ("aget x100", "aget x1000", "aset x100", "aset x1000"):
         if (row, "on") not in rates:
             continue
-        raw_row = row if row == "lone aget" else row.split()[0] + " x100"
+        raw_row = row.split()[0] + " x100"
         on, off, raw = (row, "on"), (row, "off"), (raw_row, "raw")
         raw_errs = errors.get((row, "raw"), "-")
         lines.append(f"{row:<12}{statistics.median(rates[on]):>10.0f}"
@@ -184,16 +245,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--groups", default=",".join(GROUPS))
     parser.add_argument("--lone", action="store_true",
-                        help="only the lone aget row (many rounds settle its ratio)")
+                        help="only the lone aget on/off measurement")
+    parser.add_argument("--lone-rounds", type=int, default=200)
+    parser.add_argument("--lone-calls", type=int, default=200)
     args = parser.parse_args(argv)
     _setup_django()
     out: list[str] = []
     for group in args.groups.split(","):
         with ExitStack() as stack:
             location, raw_factory = _lab(group, stack)
-            rates, errors = asyncio.run(_group(group, location, raw_factory, args.seconds,
-                                               args.rounds, args.lone))
-        lines = _report(group, rates, errors)
+            rates, errors, lone = asyncio.run(_group(
+                group, location, raw_factory, args.seconds, args.rounds, args.lone,
+                args.lone_rounds, args.lone_calls))
+        lines = _report(group, rates, errors) + _lone_report(lone, args.lone_calls)
         print("\n".join(lines), flush=True)
         out += lines
     return 0

@@ -33,9 +33,9 @@ OPTION_KEYS = (
     "username", "password", "log_keys", "decode_fallbacks", "decompress_max_size", "signing",
     "metrics", "fast_path", "stampede", "near_cache", "pipelining",
 )
-# OPTIONS["pipelining"] when absent: off until a lone aget is shown within 5 % of the switch
-# off on every topology (docs/async.md has the measurements behind it)
-PIPELINING_DEFAULT = False
+# OPTIONS["pipelining"] when absent: on, since a lone aget measured within 5 % of the switch
+# off on every topology in every run, wall clock and CPU (docs/async.md, "Measured")
+PIPELINING_DEFAULT = True
 POOL_KEYS = ("max_connections", "pool_timeout", "socket_timeout", "socket_connect_timeout",
              "socket_keepalive", "health_check_interval", "client_name", "ssl_cert_reqs",
              "ssl_ca_certs", "ssl_certfile", "ssl_keyfile")

@@ -20,6 +20,7 @@ import asyncio
 import functools
 import logging
 import time
+from _thread import get_ident
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
@@ -91,12 +92,25 @@ class Router:
             steps = self._call_broke(exc, key, args, write, idempotent, degradable)
         return perform(steps)
 
+    # With auto-pipelining (async only, no sync twin), a call alone on its thread's loop (no
+    # lone call and no flush in flight there) is the plain call, run here rather than in the
+    # pipeliner (no coroutine frame more) and counted in ``pipe.busy`` meanwhile, so that
+    # concurrent calls queue behind it; a flush started meanwhile holds its own count.
     async def acall(self, key: str, *args: Any, write: bool = True, idempotent: bool = True,
                     degradable: bool = False) -> Any:
         if self._suspects:
             return await aperform(self._call_guarded(key, args, write, idempotent, degradable))
         if (pipe := self._pipeliner) is not None and args[0] in pipe.commands:
-            return await pipe.call(key, args, write, idempotent, degradable)
+            if (busy := pipe.busy)[thread := get_ident()] or not pipe.shortcut:
+                return await pipe.call(thread, key, args, write, idempotent, degradable)
+            busy[thread] = 1
+            try:
+                return await self.topology.aclient(key, write).execute_command(*args)
+            except self._failures as exc:
+                steps = self._call_broke(exc, key, args, write, idempotent, degradable)
+            finally:
+                busy[thread] -= 1
+            return await aperform(steps)
         try:
             return await self.topology.aclient(key, write).execute_command(*args)
         except self._failures as exc:

@@ -34,7 +34,9 @@ driver's private attributes (the wire path does that through ``seam.py``).
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Hashable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import CachexError
@@ -43,6 +45,7 @@ from ..steps import aperform
 from ..translate import translate
 from . import wire
 from .base import Topology
+from .cluster import Unmended, redirect_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..router import Router
@@ -109,19 +112,24 @@ class AutoPipeliner:
     """One per router (alias) with pipelining on; queues are per event loop and live only
     from the first enqueue to the flush of the same loop turn."""
 
-    __slots__ = ("_busy", "_driver_error", "_pending", "_redirect", "_router", "_tasks",
-                 "_topology", "commands")
+    __slots__ = ("_driver_error", "_pending", "_redirect", "_router", "_tasks", "_topology",
+                 "busy", "commands")
 
     def __init__(self, router: Router) -> None:
         self._router = router
         self._topology: Topology = router.topology
         self._driver_error = router.topology.driver.base_error
         self._pending: dict[asyncio.AbstractEventLoop, list[_Entry]] = {}
-        # calls and flushes in flight per loop (absent: none, a caller is alone)
-        self._busy: dict[asyncio.AbstractEventLoop, int] = {}
+        # Lone calls and flushes in flight per thread (0: none, a call is alone). Per
+        # thread, not per loop: a thread runs one loop at a time, and its id costs a
+        # fraction of ``get_running_loop`` (on Python 3.11 it asks the OS for the pid
+        # each time). ``Router.acall`` reads it and counts its lone calls in it. A count
+        # left by a loop stopped mid-call only sends that thread's calls to the queue,
+        # which is per loop and right for any loop. Ints only: no loop is kept alive by it.
+        self.busy: defaultdict[int, int] = defaultdict(int)
         self._tasks: set[asyncio.Task[None]] = set()  # asyncio keeps only weak references
         self._redirect = getattr(self._topology, "note_redirect", None)  # Cluster only
-        self.commands = COMMANDS  # what ``Router.acall`` hands over
+        self.commands = COMMANDS  # what ``Router.acall`` pipelines
 
     # A caller alone on its loop goes direct (tests turn this off to put every call through
     # a batch, e.g. Django's suite, whose calls come one at a time).
@@ -133,36 +141,20 @@ class AutoPipeliner:
         after each write (``wait_replicas``: every write must wait on its own)."""
         return bool(topology.wire and wire.enabled and topology._ack is None)
 
-    async def call(self, key: str, args: Command, write: bool, idempotent: bool,
-                   degradable: bool) -> Any:
-        """``Router.acall`` for a pipelinable command: the reply, or the direct path's
-        outcome. A caller alone on its loop (nothing queued, nothing in flight) takes the
-        direct path at once: waiting for the loop to turn would only add latency."""
+    async def call(self, thread: int, key: str, args: Command, write: bool,
+                   idempotent: bool, degradable: bool) -> Any:
+        """``Router.acall`` for a pipelinable command that is not alone on its thread's
+        loop (a call or a flush is in flight there): the reply, or the direct path's
+        outcome. A call alone never comes here: ``Router.acall`` runs it at once, counted
+        in ``busy`` (waiting for the loop to turn would only add latency)."""
         loop = asyncio.get_running_loop()
         batch = self._pending.get(loop)
         if batch is None:
-            busy = self._busy
-            if loop not in busy and self.shortcut:  # ``Router.acall``'s own hot path
-                busy[loop] = 1
-                try:
-                    return await self._topology.aclient(key, write).execute_command(*args)
-                except self._driver_error as exc:
-                    err: CachexError = translate(exc, self._topology.driver,
-                                                 self._router._where(key, args))
-                except CachexError as exc:
-                    err = exc
-                finally:
-                    left = busy[loop] - 1
-                    if left:
-                        busy[loop] = left
-                    else:
-                        del busy[loop]
-                return await self._alone_failed(err, key, args, write, idempotent, degradable)
-            busy[loop] = busy.get(loop, 0) + 1
+            self.busy[thread] += 1  # the flush's own count, dropped by ``_flushed``
             batch = self._pending[loop] = []
             task = loop.create_task(self._flush(loop))
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(partial(self._flushed, thread, loop, batch))
         router = self._router
         node = router._node_of(key, write)
         if node is None:  # cannot be located (a replica read, say): the direct path decides
@@ -177,23 +169,6 @@ class AutoPipeliner:
             return await aperform(router._call_failed(detour.err, node, key, args, write,
                                                       idempotent, degradable))
 
-    def _done(self, loop: asyncio.AbstractEventLoop) -> None:
-        """One call or flush in flight on ``loop`` less."""
-        left = self._busy[loop] - 1
-        if left:
-            self._busy[loop] = left
-        else:
-            del self._busy[loop]
-
-    async def _alone_failed(self, err: CachexError, key: str, args: Command, write: bool,
-                            idempotent: bool, degradable: bool) -> Any:
-        """As ``Router.acall`` after its direct attempt failed."""
-        router = self._router
-        node = router._node_of(key, write)
-        router._record(node, err)
-        return await aperform(router._call_failed(err, node, key, args, write, idempotent,
-                                                  degradable))
-
     async def _direct(self, node: Hashable | None, key: str, args: Command, write: bool,
                       idempotent: bool, degradable: bool) -> Any:
         """The router's guarded single-key path (circuit check, call, redirects followed)."""
@@ -203,10 +178,18 @@ class AutoPipeliner:
     async def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         """Send everything queued on this loop so far, one batch per node, and settle each
         caller's future. Runs as its own task: no caller's cancellation reaches it."""
-        try:
-            await self._send(self._pending.pop(loop))
-        finally:
-            self._done(loop)
+        await self._send(self._pending.pop(loop))
+
+    def _flushed(self, thread: int, loop: asyncio.AbstractEventLoop, batch: list[_Entry],
+                 task: asyncio.Task[None]) -> None:
+        """A flush task is done, also one cancelled before it ran (``asyncio.run`` cancels
+        what is left when its main coroutine returns; a ``finally`` in ``_flush`` would not
+        run then): its count is dropped, and its queue if it never took it (a later
+        flush's queue is another list)."""
+        self._tasks.discard(task)
+        self.busy[thread] -= 1
+        if self._pending.get(loop) is batch:
+            del self._pending[loop]
 
     async def _send(self, batch: list[_Entry]) -> None:
         per_node: dict[Hashable, list[_Entry]] = {}
@@ -219,11 +202,11 @@ class AutoPipeliner:
         nodes = list(per_node)
         plans = [self._plan(per_node[n]) for n in nodes]
         try:
-            # The base method on purpose: a redirect is settled per caller here (a detour to
-            # the direct path), not by the Cluster's batch fallback, which would make one
-            # key's failing redirect everyone's error.
+            # A redirect is settled per caller here (a detour to the direct path), not mended
+            # in place by the Cluster's batch I/O (``Unmended``), which would make one key's
+            # failing redirect everyone's error; the base method, not the Cluster's override.
             results = await Topology.aexecute_many(
-                self._topology, [(n, plan[1]) for n, plan in zip(nodes, plans)])
+                self._topology, [(n, Unmended(plan[1])) for n, plan in zip(nodes, plans)])
         except BaseException as exc:  # cancelled with the loop, or an unexpected error
             for entries in per_node.values():
                 self._fail(entries, exc)
@@ -311,12 +294,9 @@ class AutoPipeliner:
     def _reply_error(self, entry: _Entry, reply: BaseException) -> _Detour:
         """An error reply: a redirect goes to the direct path, anything else is that
         caller's own error (recorded for the breaker as the direct path does)."""
-        if self._redirect is not None:
-            from .cluster import redirect_of
-
-            if redirect_of(reply, self._topology.driver)[0] is not None:
-                self._redirect(reply)
-                return _Detour(None)
+        if self._redirect is not None and redirect_of(reply, self._topology.driver)[0]:
+            self._redirect(reply)
+            return _Detour(None)
         router = self._router
         err = translate(reply, self._topology.driver, router._where(entry[1], entry[2]))
         router._record(entry[0], err)

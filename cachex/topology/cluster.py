@@ -44,6 +44,16 @@ def fallback_commands(command: Command) -> tuple[list[Command], Callable[[list[A
     return [(single, key) for key in command[1:]], combine
 
 
+class Unmended(list):  # type: ignore[type-arg]
+    """One node's commands whose sender settles their redirected replies itself (the
+    auto-pipeliner sends each such caller back to the direct path on its own): the batch
+    I/O leaves those replies as they are. Mending them in place would follow the redirects
+    of unrelated callers in one go, so that one key's failing redirect would fail every
+    caller of the flush, and would take a transaction's ``EXEC`` for a key command."""
+
+    __slots__ = ()
+
+
 MAX_HOPS = 5  # redirects followed for one command (redis-py allows 16 in all)
 TRYAGAIN_PAUSE = 0.02  # seconds before re-asking after TRYAGAIN
 
@@ -371,6 +381,8 @@ class ClusterTopology(Topology):
             if isinstance(result, BaseException):
                 if isinstance(result, self._node_down):
                     self.freshness.mark()
+                continue
+            if type(commands) is Unmended:
                 continue
             for i in self._needs_fallback(result):
                 todo.append((result, i, *fallback_commands(commands[i])))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from _thread import get_ident
 from collections.abc import Iterator
 from typing import Any
 
@@ -174,6 +175,66 @@ def test_a_cancelled_caller_disturbs_nobody(make_cache: Any, batches: list[list[
     assert len(batches) >= 2 and max(commands_in([b]) for b in batches) > 30
 
 
+def test_a_lone_call_goes_direct_and_its_concurrent_calls_queue(
+        make_cache: Any, batches: list[list[Any]]) -> None:
+    """A call alone on its loop runs in ``Router.acall`` as with the switch off, counted
+    in the pipeliner's ``busy`` while in flight, so a concurrent call queues behind it; the
+    count drops after a reply, an error reply and a cancellation alike (a count left
+    behind would send every later call through the queue)."""
+    cache = piped(make_cache, "single")
+    busy = cache._router._pipeliner.busy
+    cache.set("lone", 1)
+    labs.lab("single").client().rpush(cache.make_key("lone-list"), b"x")
+
+    async def main() -> None:
+        assert await cache.aget("lone") == 1
+        with pytest.raises(WrongType):
+            await cache.aget("lone-list")
+        client_pause(labs.lab("single"), 200, "ALL")  # the lone call waits at the server
+        task = asyncio.ensure_future(cache.aget("lone"))
+        await asyncio.sleep(0.05)
+        assert busy[get_ident()] == 1
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert busy[get_ident()] == 0
+        assert await cache.aget("lone") == 1
+        assert not batches, "a lone call went through a batch"
+        # the first goes direct, the second finds it in flight and is queued
+        assert await asyncio.gather(cache.aget("lone"), cache.aget("lone", "second")) == [
+            1, 1]
+        assert [[cmds for _, cmds in flush] for flush in batches] == [
+            [[("GET", cache.make_key("lone"))]]]
+        assert busy[get_ident()] == 0
+
+    asyncio.run(main())
+
+
+def test_a_flush_cancelled_before_it_ran_leaves_nothing_behind(
+        make_cache: Any, batches: list[list[Any]]) -> None:
+    """``asyncio.run`` cancels what is left when its main coroutine returns, a flush task
+    that never started among them (its ``finally`` never runs): the thread's in-flight
+    count and the loop's queue must still be dropped, or every later call on this thread
+    would wait for a loop turn in a queue."""
+    cache = piped(make_cache, "single")
+    pipe = cache._router._pipeliner
+    cache.set("left", 1)
+
+    async def leave_early() -> list[Any]:  # no await: the loop stops before the flush runs
+        return [asyncio.ensure_future(cache.aget("left")),  # alone: direct, counted
+                asyncio.ensure_future(cache.aget("left"))]  # queued: its flush is created
+
+    asyncio.run(leave_early())
+    assert pipe.busy[get_ident()] == 0
+    assert not pipe._pending
+
+    async def alone() -> Any:
+        return await cache.aget("left")
+
+    assert asyncio.run(alone()) == 1
+    assert not batches, "a lone call went through a batch"
+
+
 @pytest.fixture(scope="module")
 def two_nodes() -> Iterator[list[Server]]:
     with servers(2) as started:
@@ -295,12 +356,12 @@ def test_a_thousand_concurrent_agets_end_without_errors(make_cache: Any, topolog
     assert results == [i % 100 for i in range(1000)]
 
 
-def test_the_switch_is_validated_and_off_by_default(make_cache: Any) -> None:
+def test_the_switch_is_validated_and_on_by_default(make_cache: Any) -> None:
     from django.core.exceptions import ImproperlyConfigured
 
     url = labs.location("single")
-    assert make_cache(url)._router._pipeliner is None
-    assert make_cache(url, OPTIONS={"pipelining": True})._router._pipeliner is not None
+    assert make_cache(url)._router._pipeliner is not None
+    assert make_cache(url, OPTIONS={"pipelining": False})._router._pipeliner is None
     with pytest.raises(ImproperlyConfigured, match=r"OPTIONS\['pipelining'\] must be True"):
         make_cache(url, OPTIONS={"pipelining": "yes"})
 
