@@ -61,6 +61,8 @@ RENAMES = {
     "arecover": "recover",
     "arefresh": "refresh",
     "arun": "run",
+    # the async side's several-node exchange (one coroutine, or one task per node)
+    "self._amany": "self.topology.execute_many",
     "_arun_node": "_run_node",
     "_aclose": "_close",
     "aconnected": "connected",

@@ -2,10 +2,13 @@
 
 Why a seam: cachex's fast path (``wire.py``: packed batches read with its own hiredis reader;
 ``idle.py``: connections parked between batches) needs a few things the drivers do not
-publish: a sync connection's socket (``_sock``), an asyncio connection's streams (``_reader``,
-``_writer``), the unread bytes of an asyncio stream (``StreamReader._buffer``), a place on an
-asyncio pool to park connections (the pool's ``__dict__``) and the driver's mapping of error
-replies to exception classes (``_parsers.base.BaseParser.parse_error``).
+publish: a sync connection's socket (``_sock``) and, for the cheap check of a parked one,
+its hiredis parser's buffer (``_parser._reader``, only for the parser class known to keep
+its buffer there; others take the driver's ``can_read``), an asyncio connection's streams
+(``_reader``, ``_writer``), the unread bytes of an asyncio stream
+(``StreamReader._buffer``), a place on an asyncio pool to park connections (the pool's
+``__dict__``) and the driver's mapping of error replies to exception classes
+(``_parsers.base.BaseParser.parse_error``).
 
 Each of them is probed once per driver and connection class (``fast_path``), against
 throwaway, never-connected instances of the installed driver's classes. When one is missing,
@@ -24,6 +27,9 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import operator
+import select
+import socket
 from collections.abc import Callable, Iterable
 from functools import cache
 from importlib import metadata
@@ -34,9 +40,10 @@ log = logging.getLogger("cachex.seam")
 # -- accessors (valid only after a passed probe) ------------------------------------------
 
 
-def sock(conn: Any) -> Any:
-    """A sync connection's socket (None while not connected)."""
-    return conn._sock
+# ``sock`` and ``pool_state`` are read once or twice per node of every batch: attrgetters
+# (C, no Python frame).
+sock: Callable[[Any], Any] = operator.attrgetter("_sock")
+"""A sync connection's socket (None while not connected)."""
 
 
 def connected(conn: Any) -> bool:
@@ -51,6 +58,69 @@ def aconnected(conn: Any) -> bool:
     return conn._reader is not None and conn._writer is not None
 
 
+def quiet(conn: Any) -> bool:
+    """Nothing waiting on a parked sync connection: still connected, nothing buffered by
+    the driver's parser, no stray bytes, end of stream or reset on its socket. The drivers'
+    ``not can_read()``, without its chain of calls: for a plain socket read by a parser
+    whose buffer is known (``_hiredis_parser``, probed once per parser class), one poll with
+    timeout 0 (a closed or reset socket polls readable, as for the driver); else the
+    driver's own check."""
+    sock = conn._sock
+    if sock is None:
+        return False
+    parser: Any = getattr(conn, "_parser", None)
+    if type(parser) not in _plain or type(sock) not in _plain_sockets:
+        return _public_quiet(conn)
+    reader = parser._reader
+    if reader is None or reader.has_data():
+        return False
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return not poller.poll(0)
+
+
+def _public_quiet(conn: Any) -> bool:
+    """``quiet`` through the driver's ``can_read`` (a TLS socket, another parser): learns
+    whether the parser's class has a buffer ``quiet`` can look at, for next time."""
+    kind = type(getattr(conn, "_parser", None))
+    if kind not in _probed:
+        _probed.add(kind)
+        if _hiredis_parser(kind):
+            _plain.add(kind)
+    try:
+        return not conn.can_read()
+    except Exception:  # the driver's ConnectionError for a broken socket
+        return False
+
+
+def _hiredis_parser(kind: type) -> bool:
+    """A parser class whose only buffer is a hiredis ``Reader`` in ``_reader`` (redis-py
+    8's ``_HiredisParser``): its ``can_read`` is that reader's ``has_data`` then a poll of
+    the socket, which ``quiet`` does itself."""
+    for pkg in ("redis", "valkey"):
+        try:
+            known = importlib.import_module(f"{pkg}._parsers.hiredis")._HiredisParser
+        except (ImportError, AttributeError):
+            continue
+        if kind is known:
+            try:
+                import hiredis
+            except ImportError:
+                return False
+            # redis-py < 8 keeps a parsed reply aside (``_next_response``) that
+            # ``has_data`` does not see: those versions take the driver's check.
+            code = getattr(kind.can_read, "__code__", None)
+            names = code.co_names if code is not None else ()
+            return ("has_data" in names and "_next_response" not in names
+                    and hasattr(hiredis.Reader, "has_data") and hasattr(select, "poll"))
+    return False
+
+
+_plain: set[type] = set()  # parser classes ``quiet`` reads directly
+_probed: set[type] = set()
+_plain_sockets = frozenset({socket.socket})  # not TLS: no bytes buffered above the socket
+
+
 def stream_reader(conn: Any) -> Any:
     """An asyncio connection's ``StreamReader`` (None while not connected)."""
     return conn._reader
@@ -62,11 +132,12 @@ def stream_writer(conn: Any) -> Any:
 
 
 def aquiet(conn: Any) -> bool:
-    """Nothing received on an idle asyncio connection: no end of stream, no stray bytes, no
-    reset. (The event loop has already read whatever arrived; this looks at its buffer.)"""
+    """Nothing received on an idle asyncio connection: still connected (``aconnected``), no
+    end of stream, no stray bytes, no reset. (The event loop has already read whatever
+    arrived; this looks at its buffer.)"""
     reader = conn._reader
-    return (reader is not None and not reader.at_eof() and not reader._buffer
-            and reader.exception() is None)
+    return (reader is not None and conn._writer is not None and not reader.at_eof()
+            and not reader._buffer and reader.exception() is None)
 
 
 def abroken(conn: Any) -> bool:
@@ -78,10 +149,9 @@ def abroken(conn: Any) -> bool:
     return reader is not None and reader.exception() is not None
 
 
-def pool_state(pool: Any) -> dict[str, Any]:
-    """Where cachex keeps per-pool state (parked connections) on a pool, sync or asyncio:
-    the pool object itself, so the state lives and dies with it."""
-    return pool.__dict__  # type: ignore[no-any-return]
+pool_state: Callable[[Any], dict[str, Any]] = operator.attrgetter("__dict__")
+"""Where cachex keeps per-pool state (parked connections) on a pool, sync or asyncio: the
+pool object itself, so the state lives and dies with it."""
 
 
 def error_parser(pkg: str) -> Callable[[str], Exception] | None:
@@ -166,6 +236,8 @@ def forget() -> None:
     """Probe afresh and warn again (for tests that simulate another driver build)."""
     probe_class.cache_clear()
     probe_driver.cache_clear()
+    _plain.clear()
+    _probed.clear()
     _warned.clear()
 
 

@@ -39,7 +39,10 @@ class ShardedTopology(Topology):
         return plan_nodes(keys, self._nodes_for(keys))
 
     def node_client(self, node: Any) -> Any:
-        return self._endpoint_client(self.endpoints[node])
+        client = self._sync.get(node)  # built already (a node is its endpoint's identity)
+        if client is None:
+            client = self._endpoint_client(self.endpoints[node])
+        return client
 
     def anode_client(self, node: Any) -> Any:
         return self._endpoint_aclient(self.endpoints[node])

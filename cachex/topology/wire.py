@@ -16,6 +16,7 @@ unknown); an error reply comes back in its command's place as the driver's excep
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -32,7 +33,7 @@ Command = tuple[Any, ...]
 READ_SIZE = 65536
 BIG = 16384  # a packed command above this is sent as its own buffer
 _MORE = object()  # hiredis: "not enough data yet"
-ERROR, READONLY = 1, 3  # flags from Replies.take (a READONLY reply is an error too)
+ERROR, READONLY = 1, 3  # flags from Replies.sort (a READONLY reply is an error too)
 
 # Commands whose raw reply is what redis-py/valkey-py return after their callbacks
 # (SET's "OK" is turned into True below, as their callback does).
@@ -46,7 +47,7 @@ def _reader_factory() -> Callable[[], Any] | None:
         hiredis.Reader(notEnoughData=_MORE)
     except TypeError:  # hiredis < 2.1: no sentinel argument; keep the driver's path
         return None
-    return lambda: hiredis.Reader(notEnoughData=_MORE)
+    return functools.partial(hiredis.Reader, notEnoughData=_MORE)  # no Python frame
 
 
 new_reader = _reader_factory()
@@ -105,7 +106,8 @@ class Clean(list):  # type: ignore[type-arg]
 
 
 class Replies:
-    """Moves hiredis' replies out, with error replies as the driver's exception classes."""
+    """Moves hiredis' replies out, with error replies as the driver's exception classes
+    (``_feed`` moves a chunk without errors or pushes itself)."""
 
     __slots__ = ("parse_error", "readonly")
 
@@ -113,16 +115,11 @@ class Replies:
         self.parse_error = parse_error
         self.readonly = readonly
 
-    def take(self, reader: Any, out: list[Any]) -> int:
-        """Move every complete reply from ``reader`` into ``out``; return flags for them:
-        ERROR (some reply is an error) and READONLY (a reply said the node is no longer a
-        primary: the caller drops the connection, so the driver's next connect finds the
-        primary). RESP3 push messages are not replies and are skipped."""
-        chunk = list(iter(reader.gets, _MORE))  # C-speed loop over the parsed replies
-        kinds = set(map(type, chunk))
-        if _reply_error not in kinds and _push not in kinds:
-            out += chunk
-            return 0
+    def sort(self, chunk: list[Any], out: list[Any]) -> int:
+        """Move parsed replies ``chunk`` into ``out``; return flags for them: ERROR (some
+        reply is an error) and READONLY (a reply said the node is no longer a primary: the
+        caller drops the connection, so the driver's next connect finds the primary).
+        RESP3 push messages are not replies and are skipped."""
         state = 0
         for reply in chunk:
             if type(reply) is _reply_error:
@@ -136,7 +133,8 @@ class Replies:
 
 def _settled(commands: Sequence[Command], kind: int, out: list[Any], state: int
              ) -> tuple[list[Any], int]:
-    """Replies as the driver gives them: ``Clean`` only when error-free, SET's OK -> True."""
+    """Replies as the driver gives them: ``Clean`` only when error-free, SET's OK -> True
+    (``read`` returns the error-free replies to a batch without SET itself)."""
     if kind == 2:
         replies = set_replies(commands, out)
         return (replies if state else Clean(replies)), state
@@ -148,7 +146,7 @@ def _settled(commands: Sequence[Command], kind: int, out: list[Any], state: int
 def read(conn: Any, commands: Sequence[Command], kind: int, replies: Replies, errors: Any
          ) -> tuple[list[Any], int]:
     """(the replies to ``commands``, ``take``'s flags) from a sync connection that sent them;
-    a READONLY reply closes the connection (see ``Replies.take``)."""
+    a READONLY reply closes the connection (see ``Replies.sort``)."""
     count = len(commands)
     reader = new_reader()  # type: ignore[misc]
     out: list[Any] = Clean()
@@ -162,7 +160,7 @@ def read(conn: Any, commands: Sequence[Command], kind: int, replies: Replies, er
         state |= _feed(reader, data, conn, errors, replies, out)
     if state == READONLY:
         conn.disconnect()
-    return _settled(commands, kind, out, state)
+    return (out, 0) if not state and kind == 1 else _settled(commands, kind, out, state)
 
 
 def _failed(exc: BaseException, conn: Any, errors: Any) -> Exception:
@@ -181,9 +179,14 @@ def _feed(reader: Any, data: bytes, conn: Any, errors: Any, replies: Replies,
         raise errors.connection_error(f"Connection closed by server ({_where(conn)}).")
     reader.feed(data)
     try:
-        return replies.take(reader, out)
+        chunk = list(iter(reader.gets, _MORE))  # C-speed loop over the parsed replies
     except hiredis.HiredisError as exc:  # not RESP: the connection is unusable
         raise errors.connection_error(f"Protocol error from {_where(conn)}: {exc}") from exc
+    kinds = set(map(type, chunk))
+    if _reply_error not in kinds and _push not in kinds:  # ``Replies.sort``'s fast case
+        out += chunk
+        return 0
+    return replies.sort(chunk, out)
 
 
 if sys.version_info >= (3, 11):
@@ -251,7 +254,7 @@ async def aread(conn: Any, commands: Sequence[Command], kind: int, replies: Repl
         state |= _feed(reader, data, conn, errors, replies, out)
     if state == READONLY:
         await conn.disconnect()
-    return _settled(commands, kind, out, state)
+    return (out, 0) if not state and kind == 1 else _settled(commands, kind, out, state)
 
 
 def _where(conn: Any) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from cachex import testing
-from cachex.topology import idle
+from cachex.topology import idle, seam
 
 DRIVERS = ["redis", "valkey"]
 
@@ -37,6 +37,39 @@ def test_connection_closed_by_the_server_is_not_reused(make_cache: Any, driver: 
         time.sleep(0.1)
         # No retry configured: a parked dead connection would fail this call.
         assert cache.get_many(data) == data
+
+
+def test_parked_connection_check_reads_socket_and_parser_directly(make_cache: Any) -> None:
+    """``seam.quiet``'s own check (a poll of the socket and a look at the hiredis parser's
+    buffer, learned after one call through the driver's ``can_read``) refuses a connection
+    with stray bytes on its socket or in its parser, or reset by the server, as the driver's
+    check does."""
+    pytest.importorskip("hiredis")
+    with testing.server() as server:
+        cache = make_cache(server.url, "redis", OPTIONS={"retry": None})
+        data = {f"k{i}": i for i in range(20)}
+        cache.set_many(data)
+        for _ in range(3):  # the second take learns the parser class; the third uses it
+            assert cache.get_many(data) == data
+        conn = cache._topology._idle.parked(_pool(cache))[-1]
+        # redis-py 8's hiredis parser: the direct check; older ones take the driver's
+        direct = seam._hiredis_parser(type(conn._parser))
+        assert (type(conn._parser) in seam._plain) == direct
+        assert seam.quiet(conn)
+        conn.send_command("PING")  # a reply nobody reads: stray bytes on the socket
+        time.sleep(0.05)
+        assert not seam.quiet(conn)
+        assert conn.read_response() == b"PONG"
+        assert seam.quiet(conn)
+        if direct:
+            conn._parser._reader.feed(b"+PONG\r\n")  # bytes in the parser's buffer
+            assert not seam.quiet(conn)
+            assert conn.read_response() == b"PONG"
+            assert seam.quiet(conn)
+        server.client().execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+        time.sleep(0.1)
+        assert not seam.quiet(conn)  # reset while parked
+        assert cache.get_many(data) == data  # no retry configured: a fresh connection
 
 
 @pytest.mark.parametrize("driver", DRIVERS)
