@@ -24,8 +24,8 @@ from cachex.exceptions import ConnectionFailed, PoolExhausted
 from cachex.testing import Server, server, servers
 from cachex.testing.faults import client_pause
 from tests import labs
-from tests.faults._util import keys_per_node
 from tests.cluster.test_keys import wait_replicas_announced
+from tests.faults._util import keys_per_node
 
 pytestmark = pytest.mark.timeout(60)
 BOUND = 10
