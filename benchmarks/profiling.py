@@ -325,13 +325,12 @@ def _split(cache: Any, keys: list[str], value: bytes) -> list[tuple[str, float |
     try:
         from cachex.routing import scatter
 
-        batches = cache._plan(made_keys, write=False)
-        groups = [g for b in batches for g in b.groups]
-        replies = [[encoded] * len(keys)]
-        out.append(("   plan (single_batch) + _per_group", _try(lambda: per_call_us(
-            lambda: cache._per_group(cache._plan(made_keys, write=False), "MGET"), n_many))))
+        positions = [list(range(len(keys)))]
+        replies = [[[encoded] * len(keys)]]
+        out.append(("   commands (one MGET on one node)", _try(lambda: per_call_us(
+            lambda: cache._topology.commands("MGET", made_keys), n_many))))
         out.append(("   scatter (replies back to caller order)", _try(lambda: per_call_us(
-            lambda: scatter(len(made_keys), groups, replies), n_many))))
+            lambda: scatter(len(made_keys), positions, replies), n_many))))
     except Exception:
         out.append(("   plan/scatter (cachex.routing changed)", None))
     values = [encoded] * len(keys)

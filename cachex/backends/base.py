@@ -113,7 +113,8 @@ class CachexCache(RawAccess, ExtendedAPI, BaseCache):
         """Many keys at once: with Django's default key function, one prefix and one
         validity check for the whole batch; any doubt falls back to Django's per-key path
         (so its warnings are exactly Django's)."""
-        keys = list(keys)
+        if type(keys) is not list:
+            keys = list(keys)
         made = self._plain_made_keys(keys, version)
         if made is not None:
             return made
@@ -236,13 +237,9 @@ class CachexCache(RawAccess, ExtendedAPI, BaseCache):
         if not made:
             return {}
         # A key asked for twice is fetched twice (MGET allows it); the dict keeps one.
-        batches = self._plan(made, write=False)
-        replies = yield Run(self._per_group(batches, "MGET"), degradable=True)
-        if len(batches) == 1 and len(batches[0].groups) == 1:
-            values = replies[0][0]  # one group holds every key in the caller's order
-        else:
-            values = scatter(len(made), [g for b in batches for g in b.groups],
-                             [r for per_node in replies for r in per_node])
+        commands, positions = self._topology.commands("MGET", made)
+        replies = yield Run(commands, degradable=True)
+        values = replies[0][0] if positions is None else scatter(len(made), positions, replies)
         if None in values:
             found = [i for i, raw in enumerate(values) if raw is not None]
             made = [made[i] for i in found]
@@ -281,11 +278,12 @@ class CachexCache(RawAccess, ExtendedAPI, BaseCache):
         made = self._make_keys(keys, version)
         if not made:
             return None
-        batches = self._plan(made, write=True)
+        commands, _ = self._topology.commands("DEL", made, write=True)
         try:
-            replies = yield Run(self._per_group(batches, "DEL"), degradable=True)
+            replies = yield Run(commands, degradable=True)
         except PartialFailure as exc:
-            raise exc.for_keys("delete_many", [b.keys for b in batches],
+            raise exc.for_keys("delete_many", [[k for c in cmds for k in c[1:]]
+                                               for _, cmds in commands],
                                dict(zip(made, keys))) from exc.__cause__
         return sum(int(n or 0) for per_node in replies for n in per_node)
 

@@ -18,7 +18,9 @@ from ..router import NodeCommands, Router
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+# Steps are made on every multi-step call: plain slotted dataclasses (a frozen one's
+# ``__init__`` pays ``object.__setattr__`` per field). Nothing changes a step once made.
+@dataclass(slots=True)
 class Call:
     """One command routed by ``key``."""
 
@@ -30,7 +32,7 @@ class Call:
     degradable: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Run:
     """Commands grouped per node, one round-trip per node."""
 

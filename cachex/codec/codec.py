@@ -43,7 +43,6 @@ import hmac
 import logging
 import pickle
 from collections.abc import Callable, Mapping, Sequence
-from operator import itemgetter
 from typing import Any, Protocol, cast
 
 from cachex.codec._optional import install_hint
@@ -66,7 +65,6 @@ from cachex.stampede.envelope import is_wrapped, unwrap
 
 __all__ = ["COMPRESSORS", "DEFAULT_DECOMPRESS_MAX_SIZE", "SERIALIZERS", "Codec"]
 
-_first_byte = itemgetter(0)  # a bytes value's first byte, as an int
 log = logging.getLogger("cachex.codec")
 DEFAULT_DECOMPRESS_MAX_SIZE = 64 * 1024 * 1024
 SIGNED = b"\x00S"
@@ -467,11 +465,14 @@ class Codec:
 
         def decode_many(datas: Sequence[bytes], made: Sequence[str],
                         keys: Sequence[Any]) -> dict[Any, Any]:
-            try:
-                # 0x80: pickle's PROTO opcode. When every value starts with it (the common
-                # case), they are unpickled with no Python-level step per value.
-                if bytes(map(_first_byte, datas)).count(0x80) == len(datas):
-                    return dict(zip(keys, map(pickle_loads, datas)))
+            try:  # the common case, every value pickled: no Python-level step per value
+                return dict(zip(keys, map(pickle_loads, datas)))
+            except Exception:
+                # Not all pickled. Nothing else cachex writes unpickles as something else:
+                # a raw int's digits hold no STOP opcode, a framed value starts with 0x00 (no
+                # opcode at all); so a failure here means "look at each value".
+                pass
+            try:  # 0x80: pickle's PROTO opcode
                 return dict(zip(keys, [pickle_loads(d) if d[0] == 0x80 else decode(d, k)
                                        for d, k in zip(datas, made)]))
             except Exception:  # one by one: name the key, keep the good values

@@ -3,7 +3,11 @@
 from .hashtag import hash_tag
 from .plan import (
     Batch,
+    Commands,
     Group,
+    Positions,
+    batch_commands,
+    node_commands,
     plan_nodes,
     plan_slots,
     scatter,
@@ -12,5 +16,6 @@ from .plan import (
 from .ring import Ring, RingNode
 from .slots import SLOTS, SlotMemo, key_slot
 
-__all__ = ["SLOTS", "Batch", "Group", "Ring", "RingNode", "SlotMemo", "hash_tag", "key_slot",
-           "plan_nodes", "plan_slots", "scatter", "single_batch"]
+__all__ = ["SLOTS", "Batch", "Commands", "Group", "Positions", "Ring", "RingNode", "SlotMemo",
+           "batch_commands", "hash_tag", "key_slot", "node_commands", "plan_nodes", "plan_slots",
+           "scatter", "single_batch"]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from operator import itemgetter
+from typing import Any, Generic, TypeVar, Union
 
 N = TypeVar("N", bound=Hashable)
 
@@ -78,12 +79,51 @@ def single_batch(node: N, keys: Sequence[str]) -> list[Batch[N]]:
     return [Batch(node, [Group(list(keys), list(range(len(keys))))])]
 
 
-def scatter(size: int, groups: Sequence[Group], replies: Sequence[Sequence[Any]]) -> list[Any]:
-    """Put each group's per-key replies back at the caller's positions. One pass over the
-    values (a reply shorter than its group fills only its first positions; the rest stay
-    None)."""
+Commands = list[tuple[N, list[tuple[Any, ...]]]]
+"""One multi-key command per group, per node: what the router runs."""
+Positions = Union[list[list[int]], None]  # noqa: UP007 - a runtime alias
+"""Per command (in node, then group order), the caller's positions of its keys; None when
+one command carries every key in the caller's order."""
+
+
+def node_commands(name: str, keys: Sequence[str], nodes: Sequence[N]
+                  ) -> tuple[Commands[N], Positions]:
+    """``plan_nodes`` straight to commands (``name`` with each node's keys), with no
+    ``Batch``/``Group`` between: the shards' ``get_many``/``delete_many`` path, where every
+    object and loop per call shows."""
+    if not nodes:
+        return [], None
+    first = nodes[0]
+    if nodes.count(first) == len(nodes):
+        return [(first, [(name, *keys)])], None
+    by_node: dict[N, list[int]] = {}
+    for pos, node in enumerate(nodes):
+        try:
+            by_node[node].append(pos)
+        except KeyError:
+            by_node[node] = [pos]
+    # itemgetter picks a node's keys at C speed (for one position it returns the key itself)
+    return ([(node, [(name, *itemgetter(*ps)(keys)) if len(ps) > 1 else (name, keys[ps[0]])])
+             for node, ps in by_node.items()], list(by_node.values()))
+
+
+def batch_commands(name: str, batches: Sequence[Batch[N]]) -> tuple[Commands[N], Positions]:
+    """Any plan as commands: one per group."""
+    if len(batches) == 1 and len(batches[0].groups) == 1:
+        # a plan's only group holds every key in the caller's order
+        return [(batches[0].node, [(name, *batches[0].groups[0].keys)])], None
+    return ([(b.node, [(name, *g.keys) for g in b.groups]) for b in batches],
+            [g.positions for b in batches for g in b.groups])
+
+
+def scatter(size: int, positions: Sequence[list[int]],
+            replies: Sequence[Sequence[Sequence[Any]]]) -> list[Any]:
+    """Put each command's per-key replies (``replies``: per node, per command) back at the
+    caller's ``positions``. One pass over the values (a reply shorter than its command fills
+    only its first positions; the rest stay None)."""
     out: list[Any] = [None] * size
-    for group, reply in zip(groups, replies):
-        for pos, value in zip(group.positions, reply):
+    flat = replies[0] if len(replies) == 1 else [r for per_node in replies for r in per_node]
+    for where, reply in zip(positions, flat):
+        for pos, value in zip(where, reply):
             out[pos] = value
     return out

@@ -11,7 +11,7 @@ from typing import Any
 from ..config import Endpoint, Settings
 from ..drivers import Driver
 from ..exceptions import PoolExhausted
-from ..routing import Batch
+from ..routing import Batch, Commands, Positions, batch_commands
 from ..steps import Io, Steps, aperform, perform
 from . import pools, seam, wire
 from .connect import connection_kwargs, make_pool
@@ -99,6 +99,12 @@ class Topology(ABC):
     # -- multi-key routing -------------------------------------------------------------
     @abstractmethod
     def plan(self, keys: Sequence[str], write: bool = False) -> list[Batch[Any]]: ...
+
+    def commands(self, name: str, keys: Sequence[str], write: bool = False
+                 ) -> tuple[Commands[Any], Positions]:
+        """``name`` (MGET, DEL) over ``keys``: one command per group of the plan, and where
+        each command's keys sit in ``keys`` (see ``routing.scatter``)."""
+        return batch_commands(name, self.plan(keys, write=write))
 
     @abstractmethod
     def node_client(self, node: Any) -> Any: ...

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..config import Settings
 from ..drivers import Driver
-from ..routing import Batch, Ring, RingNode, plan_nodes
+from ..routing import Batch, Commands, Positions, Ring, RingNode, node_commands, plan_nodes
 from .base import Topology
 from .wire import AsyncWireClient, WireClient
 
@@ -37,6 +37,10 @@ class ShardedTopology(Topology):
 
     def plan(self, keys: Sequence[str], write: bool = False) -> list[Batch[Any]]:
         return plan_nodes(keys, self._nodes_for(keys))
+
+    def commands(self, name: str, keys: Sequence[str], write: bool = False
+                 ) -> tuple[Commands[Any], Positions]:
+        return node_commands(name, keys, self._nodes_for(keys))
 
     def node_client(self, node: Any) -> Any:
         client = self._sync.get(node)  # built already (a node is its endpoint's identity)

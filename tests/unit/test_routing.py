@@ -6,12 +6,13 @@ import random
 
 from cachex.routing import (
     SLOTS,
-    Group,
     Ring,
     RingNode,
     SlotMemo,
+    batch_commands,
     hash_tag,
     key_slot,
+    node_commands,
     plan_nodes,
     plan_slots,
     scatter,
@@ -66,19 +67,52 @@ def test_plan_slots_puts_one_group_per_slot_inside_a_node() -> None:
             assert len({key_slot(k) for k in group.keys}) == 1
 
 
-def test_scatter_restores_the_callers_order() -> None:
+def _replies(commands: list) -> list:
+    """What MGET would answer: per node, per command, ``v-<key>`` for each key."""
+    return [[[f"v-{k}" for k in cmd[1:]] for cmd in cmds] for _, cmds in commands]
+
+
+def test_node_commands_build_one_command_per_node_and_scatter_restores_order() -> None:
     rng = random.Random(7)
     keys = [f"k{i}" for i in range(40)]
     nodes = [rng.choice("abc") for _ in keys]
-    batches = plan_nodes(keys, nodes)
-    groups = [g for b in batches for g in b.groups]
-    replies = [[f"v-{k}" for k in g.keys] for g in groups]
-    assert scatter(len(keys), groups, replies) == [f"v-{k}" for k in keys]
+    commands, positions = node_commands("MGET", keys, nodes)
+    assert positions is not None
+    assert sorted(node for node, _ in commands) == ["a", "b", "c"]
+    for node, [cmd] in commands:  # one command per node, its keys in the caller's order
+        assert cmd == ("MGET", *[k for k, n in zip(keys, nodes) if n == node])
+    assert scatter(len(keys), positions, _replies(commands)) == [f"v-{k}" for k in keys]
 
 
-def test_scatter_aligns_a_short_reply_per_group() -> None:
-    groups = [Group(["a", "b"], [1, 0]), Group(["c"], [2])]
-    assert scatter(3, groups, [["va"], ["vc"]]) == [None, "va", "vc"]
+def test_node_commands_with_one_key_on_a_node() -> None:
+    commands, positions = node_commands("DEL", ["a", "b", "c"], ["x", "y", "x"])
+    assert commands == [("x", [("DEL", "a", "c")]), ("y", [("DEL", "b")])]
+    assert positions == [[0, 2], [1]]
+
+
+def test_node_commands_on_one_node_keep_the_callers_order_without_positions() -> None:
+    assert node_commands("MGET", ["a", "b"], ["x", "x"]) == ([("x", [("MGET", "a", "b")])], None)
+    assert node_commands("MGET", [], []) == ([], None)
+
+
+def test_batch_commands_give_one_command_per_cluster_slot_group() -> None:
+    keys = ["{a}1", "{b}1", "{a}2", "{c}1"]
+    slots = [key_slot(k) for k in keys]
+    owners = ["x"] * SLOTS
+    owners[slots[3]] = "y"
+    commands, positions = batch_commands("MGET", plan_slots(keys, slots, owners))
+    assert positions is not None
+    assert sum(len(cmds) for _, cmds in commands) == len({slots[0], slots[1], slots[3]})
+    assert scatter(len(keys), positions, _replies(commands)) == [f"v-{k}" for k in keys]
+    assert batch_commands("GET", single_batch("n", ["p", "q"])) == (
+        [("n", [("GET", "p", "q")])], None)
+
+
+def test_scatter_aligns_a_short_reply_per_command() -> None:
+    # one node, two commands: [b, a] at [1, 0] answered with one value; [c] at [2]
+    assert scatter(3, [[1, 0], [2]], [[["va"], ["vc"]]]) == [None, "va", "vc"]
+    # the same over two nodes
+    assert scatter(3, [[1, 0], [2]], [[["va"]], [["vc"]]]) == [None, "va", "vc"]
 
 
 def test_single_batch_keeps_everything_on_one_node() -> None:
