@@ -696,3 +696,23 @@ def test_decode_many_all_pickles_with_one_corrupt_keeps_the_good_ones(
     assert len(caplog.records) == 1
     assert codec.decode_many(good, [":1:a", ":1:c"], ["a", "c"]) == {"a": {"i": 0},
                                                                      "c": {"i": 1}}
+
+
+def test_decode_many_mixes_raw_ints_frames_and_pickles_like_decode() -> None:
+    """The batch path unpickles every value at once and looks at each value only when that
+    fails: nothing cachex writes that is not a pickle may unpickle as something else. Raw
+    ints (digits hold no STOP opcode) and framed values (0x00 is no opcode) must fail there
+    and decode as ``decode`` does."""
+    codec = Codec(serializer="pickle", compressor="zlib", min_compress_size=64)
+    values: list[Any] = [0, 7, -1, 42, 2**63 - 1, -(2**63), "small", "x" * 500, {"d": 1}]
+    values += list(range(-1000, 1000, 37))
+    datas = [wire(codec.encode(v)) for v in values]
+    assert {d[0] for d in datas} >= {0x00, 0x80, ord("-")} and any(d[:1].isdigit() for d in datas)
+    keys = [f"k{i}" for i in range(len(values))]
+    made = [f":1:{k}" for k in keys]
+    got = codec.decode_many(datas, made, keys)
+    assert got == dict(zip(keys, values))
+    assert all(type(got[k]) is type(v) for k, v in zip(keys, values))
+    for i in range(-100_000, 100_000, 7):  # no raw int is taken for a pickle
+        raw = str(i).encode()
+        assert codec.decode_many([raw], [":1:n"], ["n"]) == {"n": i}
