@@ -35,18 +35,24 @@ class Batch(Generic[N]):
         return [p for g in self.groups for p in g.positions]
 
 
-def plan_nodes(keys: Sequence[str], nodes: Sequence[N]) -> list[Batch[N]]:
-    """Group ``keys`` by their nodes (``nodes[i]`` serves ``keys[i]``): one group per node."""
-    if not nodes:
-        return []
-    if nodes.count(nodes[0]) == len(nodes):  # every key on one node: no grouping at all
-        return single_batch(nodes[0], keys)
+def positions_by_node(nodes: Sequence[N]) -> dict[N, list[int]]:
+    """Each node's positions in ``nodes``, nodes in order of first appearance."""
     by_node: dict[N, list[int]] = {}
     for pos, node in enumerate(nodes):
         try:
             by_node[node].append(pos)
         except KeyError:
             by_node[node] = [pos]
+    return by_node
+
+
+def plan_nodes(keys: Sequence[str], nodes: Sequence[N]) -> list[Batch[N]]:
+    """Group ``keys`` by their nodes (``nodes[i]`` serves ``keys[i]``): one group per node."""
+    if not nodes:
+        return []
+    if nodes.count(nodes[0]) == len(nodes):  # every key on one node: no grouping at all
+        return single_batch(nodes[0], keys)
+    by_node = positions_by_node(nodes)
     key_at = keys.__getitem__
     return [Batch(node, [Group(list(map(key_at, ps)), ps)]) for node, ps in by_node.items()]
 
@@ -96,12 +102,7 @@ def node_commands(name: str, keys: Sequence[str], nodes: Sequence[N]
     first = nodes[0]
     if nodes.count(first) == len(nodes):
         return [(first, [(name, *keys)])], None
-    by_node: dict[N, list[int]] = {}
-    for pos, node in enumerate(nodes):
-        try:
-            by_node[node].append(pos)
-        except KeyError:
-            by_node[node] = [pos]
+    by_node = positions_by_node(nodes)
     # itemgetter picks a node's keys at C speed (for one position it returns the key itself)
     return ([(node, [(name, *itemgetter(*ps)(keys)) if len(ps) > 1 else (name, keys[ps[0]])])
              for node, ps in by_node.items()], list(by_node.values()))
