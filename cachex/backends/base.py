@@ -24,8 +24,7 @@ from ..drivers import Driver
 from ..exceptions import CommandError, NotAnInteger, PartialFailure
 from ..policy import FailedReplies
 from ..redact import key_redactor
-from ..router import NodeCommands
-from ..routing import Batch, scatter
+from ..routing import Batch, batch_commands, scatter
 from ..stampede import facade as stampede_facade
 from ..stampede import flows as stampede_flows
 from ..stampede.options import UNSET, for_call
@@ -136,10 +135,6 @@ class CachexCache(RawAccess, ExtendedAPI, BaseCache):
 
     def _plan(self, keys: list[str], write: bool) -> list[Batch[Any]]:
         return self._topology.plan(keys, write=write)
-
-    @staticmethod
-    def _per_group(batches: list[Batch[Any]], name: str) -> list[NodeCommands]:
-        return [(b.node, [(name, *g.keys) for g in b.groups]) for b in batches]
 
     # ---------------------------------------------------------------- flows (logic once)
     def _add(self, key: Any, value: Any, timeout: Any, version: int | None) -> Flow[bool]:
@@ -259,7 +254,7 @@ class CachexCache(RawAccess, ExtendedAPI, BaseCache):
         batches = self._plan(list(encoded), write=True)
         try:
             if ms == GONE:
-                replies = yield Run(self._per_group(batches, "DEL"), degradable=True)
+                replies = yield Run(batch_commands("DEL", batches)[0], degradable=True)
             else:
                 replies = yield Run([(b.node, [set_args(k, encoded[k], ms) for k in b.keys])
                                      for b in batches], degradable=True)
