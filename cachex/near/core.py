@@ -20,6 +20,8 @@ import threading
 import weakref
 from typing import Any
 
+from django.core.signals import setting_changed
+
 from .channel import Channel
 from .front import Front
 from .keys import MadeKeys
@@ -206,6 +208,21 @@ def live(alias: str) -> list[NearCache]:
 def _reset_in_child() -> None:
     for near in list(_live):
         near._after_fork()
+
+
+def _caches_changed(*, setting: str, **_: Any) -> None:
+    """``CACHES`` changed (``override_settings``, pytest-django's ``settings``): stop every
+    near cache's channels. A near cache lives as long as the process (one per alias and
+    settings), so a suite that configures many near-cache aliases would otherwise keep
+    every one's threads PINGing; one still in use starts them again on its next read, with
+    an empty store, exactly as after ``disconnect``."""
+    if setting == "CACHES":
+        for near in list(_live):
+            if not near.closed:
+                near.disconnect()
+
+
+setting_changed.connect(_caches_changed, dispatch_uid="cachex.near.caches_changed")
 
 
 if hasattr(os, "register_at_fork"):
