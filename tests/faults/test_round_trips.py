@@ -40,7 +40,7 @@ class Exchanges:
     the cache under test only.
 
     The hook is on the driver's classes, so it sees every connection in the process: a
-    background thread another test left running (a near-cache channel, a refresher) would be
+    background thread another test left running (a near-cache channel's PING) would be
     counted too. Only connections to ``ports`` named ``client_name`` (the cache's own) count.
     """
 
@@ -158,15 +158,15 @@ def test_round_trips_with_a_dead_shard(shards: list[Server], monkeypatch: pytest
     victim = shards[0]
     if not victim.is_running:
         victim.restart()
-    name = f"rt-{mode}-{flavour}"
+    client_name = f"rt-{mode}-{flavour}"
     cache = make_cache([s.url for s in shards],  # a client_name of its own: its own router
                        failover={"mode": mode, "threshold": 1, "cooldown": 120},
                        # a live node's read is never cut short by a loaded machine (that
                        # would be retried and counted as an extra round-trip); the dead
                        # node refuses connections at once
                        pool={"socket_timeout": 5.0, "socket_connect_timeout": 0.5,
-                             "client_name": name})
-    per_node = keys_per_node(cache, 10, prefix=f"rt-{mode}-{flavour}")
+                             "client_name": client_name})
+    per_node = keys_per_node(cache, 10, prefix=client_name)
     victim_keys = per_node[identity(victim)]
     other_keys = [k for s in shards[1:] for k in per_node[identity(s)]]
     calls = (requests if flavour == "sync" else arequests)(
@@ -186,7 +186,7 @@ def test_round_trips_with_a_dead_shard(shards: list[Server], monkeypatch: pytest
 
     loop = asyncio.new_event_loop()
     try:
-        count = Exchanges(monkeypatch, {s.port for s in shards}, name)
+        count = Exchanges(monkeypatch, {s.port for s in shards}, client_name)
         for call in calls.values():  # warm every pool (connections opened here)
             run(call)
         up: dict[str, int] = {}
